@@ -1,0 +1,1 @@
+//! Loom models. Run with `RUSTFLAGS="--cfg loom"`; see TESTING in the README.

@@ -1,0 +1,192 @@
+//! The compare-and-swap backend: `try_push` and `try_pop` for targets with
+//! atomic CAS. The algorithm and its orderings are narrated in the
+//! [parent module](super).
+
+use super::Ring;
+use crate::{
+    error::{PopError, PushError},
+    loom::Ordering,
+    ring::MAX_CLAIM_ATTEMPTS,
+};
+
+/// Ordering of the store that publishes a pushed value.
+///
+/// `Release` pairs with the `Acquire` stamp load in `try_pop`. The
+/// `taskring_mutant = "publish"` build weakens it to prove that the loom
+/// suite notices.
+#[cfg(not(taskring_mutant = "publish"))]
+const PUBLISH: Ordering = Ordering::Release;
+#[cfg(taskring_mutant = "publish")]
+const PUBLISH: Ordering = Ordering::Relaxed;
+
+/// Reports a step to the test hooks; nothing without `__test_hooks`.
+macro_rules! hook {
+    ($ring:expr, $event:ident) => {
+        #[cfg(feature = "__test_hooks")]
+        super::hooks::fire(super::hooks::Event::$event, $ring as *const Self as usize);
+    };
+}
+
+impl<T, const N: usize> Ring<T, N> {
+    /// Pushes `value` at the tail, or gives it back.
+    ///
+    /// Never waits for another context, so it may be called from an
+    /// interrupt handler, including one that preempted another operation on
+    /// this ring.
+    ///
+    /// # Errors
+    ///
+    /// * [`PushError::Full`] if the ring held `N` items.
+    /// * [`PushError::Busy`] if another context is mid-operation on the slot
+    ///   this push needs, or the push lost the claim race
+    ///   [`MAX_CLAIM_ATTEMPTS`](crate::ring::MAX_CLAIM_ATTEMPTS) times.
+    ///
+    /// Either way the error holds `value` itself, neither cloned nor dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskring::{PushError, Ring};
+    ///
+    /// static RING: Ring<u32, 1> = Ring::new();
+    /// assert_eq!(RING.try_push(1), Ok(()));
+    /// assert_eq!(RING.try_push(2), Err(PushError::Full(2)));
+    /// ```
+    pub fn try_push(&self, value: T) -> Result<(), PushError<T>> {
+        // Relaxed: only a guess at the position; the stamp decides.
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        for _ in 0..MAX_CLAIM_ATTEMPTS {
+            hook!(self, Attempt);
+            let slot = self.slot(tail);
+            // Acquire: pairs with the `Release` in `try_pop` that freed this
+            // slot, so the previous value was moved out before we write.
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            // Signed, so that it is right across counter wrap-around.
+            let diff = stamp.wrapping_sub(tail) as isize;
+            if diff == 0 {
+                // Free for this lap: claim position `tail`.
+                // Relaxed: the tail only arbitrates among producers; the
+                // stamp load above ordered us after the slot's last reader.
+                match self.tail.compare_exchange(
+                    tail,
+                    Self::next(tail),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        hook!(self, PushClaimed);
+                        // SAFETY: Winning the CAS from `tail` claimed the
+                        // slot for position `tail`: its stamp said free, no
+                        // other push can claim the same position, and no pop
+                        // touches it until the stamp below says full.
+                        unsafe { slot.write(value) };
+                        // PUBLISH (Release): pairs with the `Acquire` stamp
+                        // load in `try_pop`, so the write above is visible
+                        // to the pop that claims this value.
+                        slot.stamp.store(tail.wrapping_add(1), PUBLISH);
+                        return Ok(());
+                    }
+                    // Another push claimed `tail` first; retry at its tail.
+                    Err(current) => tail = current,
+                }
+            } else if diff < 0 {
+                // The slot is still in the previous lap: unpopped (maybe
+                // full), or an operation of that lap is in flight on it.
+                // Relaxed RMW: reads the latest `head`, which a load need not.
+                let head = self.head.fetch_add(0, Ordering::Relaxed);
+                if head.wrapping_add(Self::ONE_LAP) == tail {
+                    return Err(PushError::Full(value));
+                }
+                let current = self.tail.load(Ordering::Relaxed);
+                if current == tail {
+                    return Err(PushError::Busy(value));
+                }
+                tail = current;
+            } else {
+                // Another push already used position `tail`.
+                tail = self.tail.load(Ordering::Relaxed);
+            }
+        }
+        Err(PushError::Busy(value))
+    }
+
+    /// Pops the value at the head.
+    ///
+    /// Never waits for another context, so it may be called from an
+    /// interrupt handler.
+    ///
+    /// # Errors
+    ///
+    /// * [`PopError::Empty`] if the ring held no items.
+    /// * [`PopError::Busy`] if another context is mid-operation on the slot
+    ///   this pop needs (typically a push that claimed it and has not yet
+    ///   published), or the pop lost the claim race
+    ///   [`MAX_CLAIM_ATTEMPTS`](crate::ring::MAX_CLAIM_ATTEMPTS) times.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskring::{PopError, Ring};
+    ///
+    /// static RING: Ring<u32, 2> = Ring::new();
+    /// assert_eq!(RING.try_pop(), Err(PopError::Empty));
+    /// RING.try_push(5).unwrap();
+    /// assert_eq!(RING.try_pop(), Ok(5));
+    /// ```
+    pub fn try_pop(&self) -> Result<T, PopError> {
+        // Relaxed: only a guess at the position; the stamp decides.
+        let mut head = self.head.load(Ordering::Relaxed);
+        for _ in 0..MAX_CLAIM_ATTEMPTS {
+            hook!(self, Attempt);
+            let slot = self.slot(head);
+            // Acquire: pairs with the `Release` publish in `try_push`, so
+            // the value it wrote is visible before we read it.
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            let diff = stamp.wrapping_sub(head.wrapping_add(1)) as isize;
+            if diff == 0 {
+                // Published for this lap: claim position `head`.
+                // Relaxed: the head only arbitrates among consumers.
+                match self.head.compare_exchange(
+                    head,
+                    Self::next(head),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        hook!(self, PopClaimed);
+                        // SAFETY: Winning the CAS from `head` claimed the
+                        // value at position `head`: the stamp (loaded with
+                        // `Acquire`, pairing with the publish) said it is
+                        // initialized, and no other pop can claim it.
+                        let value = unsafe { slot.read() };
+                        // Release: pairs with the `Acquire` stamp load in
+                        // `try_push` a lap later, so our read happens before
+                        // the next write.
+                        slot.stamp
+                            .store(head.wrapping_add(Self::ONE_LAP), Ordering::Release);
+                        return Ok(value);
+                    }
+                    // Another pop claimed `head` first; retry at its head.
+                    Err(current) => head = current,
+                }
+            } else if diff < 0 {
+                // Not published for this lap: empty, or a push of this lap
+                // (or a pop of the previous lap) is in flight on the slot.
+                // Relaxed RMW: reads the latest `tail`, which a load need not.
+                let tail = self.tail.fetch_add(0, Ordering::Relaxed);
+                if tail == head {
+                    return Err(PopError::Empty);
+                }
+                let current = self.head.load(Ordering::Relaxed);
+                if current == head {
+                    return Err(PopError::Busy);
+                }
+                head = current;
+            } else {
+                // Another pop already took position `head`.
+                head = self.head.load(Ordering::Relaxed);
+            }
+        }
+        Err(PopError::Busy)
+    }
+}

@@ -1,0 +1,382 @@
+//! A fixed-capacity MPMC ring whose `try_*` operations never wait on
+//! another context.
+//!
+//! # Algorithm
+//!
+//! The ring is Dmitry Vyukov's [bounded MPMC queue], the algorithm behind
+//! crossbeam's `ArrayQueue`, changed in one place: where Vyukov's queue
+//! waits for another context to finish with a slot, this ring returns
+//! [`PushError::Busy`] / [`PopError::Busy`] at once.
+//!
+//! ## Positions and stamps
+//!
+//! `head` (next position to pop) and `tail` (next position to push) are
+//! *positions*: one `usize` holding a lap count in its high bits and a slot
+//! index in its low bits.
+//!
+//! ```text
+//!   position / stamp:  [        lap        |  index  ]
+//!                       high bits            log2(ONE_LAP) low bits
+//!   ONE_LAP = (N + 1).next_power_of_two()
+//! ```
+//!
+//! Stepping a position increments the index, or, at index `N - 1`, clears it
+//! and adds `ONE_LAP` to the lap. No division is needed for any `N`, which
+//! matters on cores without a hardware divider. `ONE_LAP > N` leaves at least
+//! one unused index, so `head == tail` (empty) and `head + ONE_LAP == tail`
+//! (full) are distinct.
+//!
+//! Each slot carries a *stamp* in the same encoding, which tells what the
+//! slot is ready for:
+//!
+//! | stamp of the slot at position `p`'s index | meaning |
+//! |---|---|
+//! | `p` | free: ready for the push at position `p` |
+//! | `p + 1` | holds the value pushed at `p`: ready for the pop at `p` |
+//! | `p + ONE_LAP` | popped: ready for the push at the next lap |
+//!
+//! ## Push at position `t = tail`
+//!
+//! 1. Load the slot's stamp `s` (`Acquire`). Compare with `t` as a signed
+//!    difference, which is correct across wrap-around of the counters.
+//! 2. `s == t`: the slot is free. Claim position `t` by moving `tail` from
+//!    `t` to `t + 1` with a compare-and-swap. On success, write the value
+//!    and *publish* it by storing `t + 1` into the stamp (`Release`). On
+//!    failure, another push claimed `t` first: retry with the tail it saw.
+//! 3. `s > t`: our `tail` was stale; another push already used `t`. Reload
+//!    and retry.
+//! 4. `s < t`: the slot still belongs to the previous lap. Either its value
+//!    is unpopped (the ring may be full), or a previous-lap push or pop on it
+//!    is in flight. Read `head` with a read-modify-write, which sees the
+//!    latest value: if `head + ONE_LAP == t` the ring held `N` items, so
+//!    return `Full`. Otherwise, if `tail` has not moved, another context is
+//!    mid-operation on this slot: return `Busy`. If it has moved, retry.
+//!
+//! Pop at position `h = head` is the mirror image: it claims when
+//! `s == h + 1`, reads the value, frees the slot by storing `h + ONE_LAP`
+//! (`Release`), and, when the slot is not yet published for this lap,
+//! reports `Empty` only if `tail == h`.
+//!
+//! ## Memory orderings
+//!
+//! | operation | ordering | pairs with |
+//! |---|---|---|
+//! | push: load stamp | `Acquire` | pop's `Release` store that freed the slot, so the old value was read before we overwrite it |
+//! | push: publish stamp `t + 1` | `Release` | pop's `Acquire` stamp load, so the value is written before it is read |
+//! | pop: load stamp | `Acquire` | push's `Release` publish |
+//! | pop: free stamp `h + ONE_LAP` | `Release` | push's `Acquire` stamp load, a lap later |
+//! | CAS on `head` / `tail` | `Relaxed` | nothing: the counters only arbitrate among claimants; data is ordered by the stamps |
+//! | full / empty check: `fetch_add(0)` on the other counter | `Relaxed` | nothing: an RMW reads the latest value in the counter's modification order, which a plain load need not |
+//! | `len`: loads of `head`, `tail` | `Relaxed` | nothing: a snapshot, exact only when no operation is in flight |
+//!
+//! There are no standalone fences, so ThreadSanitizer and loom see every
+//! edge.
+//!
+//! # Progress guarantee
+//!
+//! `try_push` and `try_pop` never wait for another context. Each call runs
+//! at most [`MAX_CLAIM_ATTEMPTS`] iterations of its loop (16; each failed
+//! iteration means another context claimed a position or changed the slot
+//! first), then gives up with `Busy`. So a call finishes in a bounded number
+//! of steps whatever other threads or interrupt handlers do.
+//!
+//! * **A producer preempted between claim and publish** (or a consumer
+//!   between claim and free) leaves its one slot in flight. Operations that
+//!   need that slot return `Busy`; they do not spin (crossbeam's
+//!   `ArrayQueue` spins here, which never ends on one core when the spinner
+//!   is an interrupt handler that preempted the owner, crossbeam#363), and
+//!   they do not report a false `Full` or `Empty` (heapless's `mpmc` does,
+//!   heapless#583). Operations on other slots proceed until the ring wraps
+//!   around to the stalled slot.
+//! * **`Full`** means `N` positions were claimed by pushes and not yet by
+//!   pops when the call looked: the ring really held `N` items, counting
+//!   pushes in flight. **`Empty`** means every claimed push was also claimed
+//!   by a pop.
+//! * **`Busy`** is never returned by a ring on which no other operation is in
+//!   flight.
+//!
+//! The ring is therefore *not* lock-free in the strict sense: a stalled
+//! context blocks the progress of its slot (never the caller). It is
+//! interrupt-safe and bounded-time.
+//!
+//! ## ABA horizon
+//!
+//! A context stalled between loading a counter and its compare-and-swap for
+//! exactly `2^usize::BITS / ONE_LAP` laps could succeed wrongly. On 64-bit
+//! targets that is beyond reach; on 32-bit targets with `N = 16` it is
+//! `2^27` laps (`2^31` operations) during one stall.
+//!
+//! [bounded MPMC queue]: https://www.1024cores.net/home/lock-free-algorithms/queues/bounded-mpmc-queue
+
+use core::{fmt, mem::MaybeUninit};
+
+use crossbeam_utils::CachePadded;
+
+use crate::{
+    loom::{loom_const_fn, AtomicUsize, Ordering},
+    slot::Slot,
+};
+
+mod atomic;
+#[cfg(feature = "__test_hooks")]
+pub mod hooks;
+
+/// How many loop iterations one `try_push` or `try_pop` may take before it
+/// gives up with `Busy`. Each extra iteration means another context claimed
+/// a position or changed the slot first. (Shrunk to 2 under `--cfg loom`.)
+pub const MAX_CLAIM_ATTEMPTS: usize = crate::loom::MAX_CLAIM_ATTEMPTS;
+
+/// Largest supported capacity: positions need at least three lap bits above
+/// the index bits, so that signed stamp differences never wrap.
+pub const MAX_CAPACITY: usize = usize::MAX >> 3;
+
+/// A fixed-capacity multi-producer multi-consumer ring buffer.
+///
+/// `N` is the capacity: any `N` with `1 <= N <=` [`MAX_CAPACITY`]; other
+/// values fail to compile. The ring needs no allocator and can live in a
+/// `static`. See the [module docs](self) for the algorithm and its progress
+/// guarantee.
+///
+/// # Examples
+///
+/// ```
+/// use taskring::{PopError, Ring};
+///
+/// static RING: Ring<u32, 4> = Ring::new();
+///
+/// // Producers (threads, or interrupt handlers) push ...
+/// RING.try_push(1).unwrap();
+/// RING.try_push(2).unwrap();
+/// // ... and consumers pop, in FIFO order.
+/// assert_eq!(RING.try_pop(), Ok(1));
+/// assert_eq!(RING.try_pop(), Ok(2));
+/// assert_eq!(RING.try_pop(), Err(PopError::Empty));
+/// ```
+///
+/// A capacity of zero is rejected at compile time:
+///
+/// ```compile_fail
+/// let ring: taskring::Ring<u32, 0> = taskring::Ring::new();
+/// ```
+///
+/// A ring of a non-`Send` type is neither `Send` nor `Sync`:
+///
+/// ```compile_fail
+/// fn assert_sync<T: Sync>(_: &T) {}
+/// let ring: taskring::Ring<std::rc::Rc<u8>, 2> = taskring::Ring::new();
+/// assert_sync(&ring);
+/// ```
+pub struct Ring<T, const N: usize> {
+    /// Next position to pop.
+    head: CachePadded<AtomicUsize>,
+    /// Next position to push.
+    tail: CachePadded<AtomicUsize>,
+    slots: [Slot<T>; N],
+}
+
+// === impl Ring ===
+
+impl<T, const N: usize> Ring<T, N> {
+    /// Distance between the same index in consecutive laps. Evaluating it
+    /// checks `N`.
+    const ONE_LAP: usize = {
+        assert!(
+            N >= 1,
+            "taskring: the capacity N of a Ring must be at least 1"
+        );
+        assert!(
+            N <= MAX_CAPACITY,
+            "taskring: the capacity N of a Ring must be at most usize::MAX >> 3 (taskring::ring::MAX_CAPACITY)"
+        );
+        (N + 1).next_power_of_two()
+    };
+
+    /// Mask of the index bits of a position.
+    const INDEX_MASK: usize = Self::ONE_LAP - 1;
+
+    loom_const_fn! {
+        /// Creates an empty ring.
+        ///
+        /// This is a `const fn`, so the ring can be a `static`. (Under
+        /// `--cfg loom` it is a plain `fn`, because loom's atomics are not
+        /// const; build rings inside each loom model instead.)
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// static RING: taskring::Ring<u8, 3> = taskring::Ring::new();
+        /// assert!(RING.is_empty());
+        /// assert_eq!(RING.capacity(), 3);
+        /// ```
+        pub fn new() -> Self {
+            Self::starting_at(0)
+        }
+    }
+
+    loom_const_fn! {
+        /// An empty ring whose counters start at `start`, a multiple of
+        /// `ONE_LAP`.
+        fn starting_at(start: usize) -> Self {
+            let one_lap = Self::ONE_LAP;
+            debug_assert!(start & (one_lap - 1) == 0, "this is a bug in taskring");
+            let mut slots = MaybeUninit::<[Slot<T>; N]>::uninit();
+            let first = slots.as_mut_ptr().cast::<Slot<T>>();
+            let mut index = 0;
+            while index < N {
+                // SAFETY: `index < N`, so `first.add(index)` stays inside the
+                // array that `slots` has room for, and writing initializes
+                // that element without reading or dropping the old bytes.
+                unsafe { first.add(index).write(Slot::new(start.wrapping_add(index))) };
+                index += 1;
+            }
+            Self {
+                head: CachePadded::new(AtomicUsize::new(start)),
+                tail: CachePadded::new(AtomicUsize::new(start)),
+                // SAFETY: The loop above initialized all `N` elements.
+                slots: unsafe { slots.assume_init() },
+            }
+        }
+    }
+
+    /// Creates an empty ring whose internal counters wrap around to zero
+    /// after `laps` full laps, so tests reach counter overflow in a few
+    /// operations. Test-only; not part of the public API.
+    #[cfg(feature = "__test_hooks")]
+    #[doc(hidden)]
+    pub fn __near_counter_wrap(laps: usize) -> Self {
+        Self::starting_at(0usize.wrapping_sub(laps.wrapping_mul(Self::ONE_LAP)))
+    }
+
+    /// The capacity, `N`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ring: taskring::Ring<u8, 1000> = taskring::Ring::new();
+    /// assert_eq!(ring.capacity(), 1000);
+    /// ```
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    /// The number of items in the ring.
+    ///
+    /// Never more than `N`. Exact when no operation is in flight; while
+    /// other contexts push and pop, it is a snapshot that may be stale by
+    /// the time it returns. Pushes and pops in flight count as done.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ring: taskring::Ring<u8, 2> = taskring::Ring::new();
+    /// ring.try_push(7).unwrap();
+    /// assert_eq!(ring.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        // Relaxed: a snapshot (see the orderings table). `head` is read
+        // first, so the later `tail` is never behind it in a quiescent ring.
+        let head = self.head.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Relaxed);
+        let head_index = head & Self::INDEX_MASK;
+        let tail_index = tail & Self::INDEX_MASK;
+        if head_index < tail_index {
+            tail_index - head_index
+        } else if head_index > tail_index {
+            // Both indices are below `N`, so this cannot underflow and is
+            // below `N`.
+            N - head_index + tail_index
+        } else if head == tail {
+            0
+        } else {
+            N
+        }
+    }
+
+    /// True when [`len`](Self::len) is zero; the same caveats apply.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ring: taskring::Ring<u8, 2> = taskring::Ring::new();
+    /// assert!(ring.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when [`len`](Self::len) is `N`; the same caveats apply.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ring: taskring::Ring<u8, 1> = taskring::Ring::new();
+    /// ring.try_push(1).unwrap();
+    /// assert!(ring.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.len() == N
+    }
+
+    /// The position after `position`.
+    #[inline(always)]
+    const fn next(position: usize) -> usize {
+        if (position & Self::INDEX_MASK) + 1 < N {
+            // Index `N - 1` is the last one, so this stays in the same lap.
+            position.wrapping_add(1)
+        } else {
+            (position & !Self::INDEX_MASK).wrapping_add(Self::ONE_LAP)
+        }
+    }
+
+    /// The slot that `position` maps to.
+    #[inline(always)]
+    fn slot(&self, position: usize) -> &Slot<T> {
+        let index = position & Self::INDEX_MASK;
+        debug_assert!(index < N, "this is a bug in taskring");
+        // SAFETY: Every position the ring creates has an index below `N`:
+        // they start at index 0 and `next` wraps to index 0 after `N - 1`.
+        // Positions only come from `head`, `tail` and stamps, which hold
+        // nothing else.
+        unsafe { self.slots.get_unchecked(index) }
+    }
+}
+
+impl<T, const N: usize> Default for Ring<T, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, const N: usize> fmt::Debug for Ring<T, N> {
+    /// Prints the capacity and a length snapshot, never the racy contents.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ring")
+            .field("capacity", &N)
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, const N: usize> Drop for Ring<T, N> {
+    fn drop(&mut self) {
+        if !core::mem::needs_drop::<T>() {
+            return;
+        }
+        /// Keeps dropping the remaining items if dropping one panics.
+        struct DrainOnUnwind<'a, T, const N: usize>(&'a Ring<T, N>);
+        impl<T, const N: usize> Drop for DrainOnUnwind<'_, T, N> {
+            fn drop(&mut self) {
+                while let Ok(value) = self.0.try_pop() {
+                    drop(value);
+                }
+            }
+        }
+        // With `&mut self` nothing is in flight, so `try_pop` only stops at
+        // `Empty`. Each pop frees its slot before the value is dropped, so a
+        // panicking `Drop` cannot cause a double drop.
+        let guard = DrainOnUnwind(self);
+        while let Ok(value) = guard.0.try_pop() {
+            drop(value);
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! One cell of the ring: a sequence stamp and room for one value.
+//!
+//! The stamp says who may touch the value and when; see the
+//! [ring module](crate::ring) for its encoding. This file holds the raw
+//! accesses to the value; the ring decides when they are allowed.
+
+use core::mem::MaybeUninit;
+
+use crate::loom::{AtomicUsize, UnsafeCell};
+
+/// A sequence stamp plus storage for one `T`.
+pub(crate) struct Slot<T> {
+    /// Encodes the lap and whether the slot is free or holds a value.
+    pub(crate) stamp: AtomicUsize,
+    /// Initialized exactly while the stamp says "holds a value".
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+// SAFETY: A slot hands its value from the context that wrote it to the one
+// that reads it, so sharing `&Slot<T>` between threads moves `T` between
+// threads: that needs `T: Send` and nothing more. No two contexts access the
+// value at once, because the ring grants each access to exactly one context
+// through the stamp protocol, so `T: Sync` is not needed.
+unsafe impl<T: Send> Sync for Slot<T> {}
+
+// === impl Slot ===
+
+impl<T> Slot<T> {
+    crate::loom::loom_const_fn! {
+        /// An empty slot whose stamp starts at `stamp`.
+        pub(crate) fn new(stamp: usize) -> Self {
+            Self {
+                stamp: AtomicUsize::new(stamp),
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+            }
+        }
+    }
+
+    /// Moves `value` into the slot.
+    ///
+    /// # Safety
+    ///
+    /// The caller must have claimed this slot for writing: no other context
+    /// reads or writes the value until the caller publishes it through the
+    /// stamp, and the slot holds no initialized value (it would be leaked,
+    /// which is safe but a bug).
+    #[inline(always)]
+    pub(crate) unsafe fn write(&self, value: T) {
+        self.value.with_mut(|ptr| {
+            // SAFETY: The caller guarantees exclusive access to the cell, so
+            // writing through the pointer races with nothing. `ptr` comes
+            // from a live `UnsafeCell` and is valid and aligned.
+            unsafe { ptr.write(MaybeUninit::new(value)) }
+        });
+    }
+
+    /// Moves the value out of the slot, leaving it logically empty.
+    ///
+    /// # Safety
+    ///
+    /// The caller must have claimed this slot for reading: the slot holds an
+    /// initialized value, published to the caller with a happens-before edge
+    /// (the stamp's `Release`/`Acquire` pair), and no other context reads or
+    /// writes it until the caller frees the slot through the stamp. After the
+    /// call the value must be treated as uninitialized.
+    #[inline(always)]
+    pub(crate) unsafe fn read(&self) -> T {
+        self.value.with(|ptr| {
+            // SAFETY: The caller guarantees that the value is initialized and
+            // that nobody else touches it until the slot is freed, so this
+            // read moves it out exactly once. `ptr` is valid and aligned.
+            unsafe { ptr.read().assume_init() }
+        })
+    }
+}
