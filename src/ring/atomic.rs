@@ -2,7 +2,7 @@
 //! atomic CAS. The algorithm and its orderings are narrated in the
 //! [parent module](super).
 
-use super::Ring;
+use super::{Rejected, Ring, CLOSED, POSITION_MASK};
 use crate::{
     error::{PopError, PushError},
     loom::Ordering,
@@ -53,16 +53,30 @@ impl<T, const N: usize> Ring<T, N> {
     /// assert_eq!(RING.try_push(2), Err(PushError::Full(2)));
     /// ```
     pub fn try_push(&self, value: T) -> Result<(), PushError<T>> {
+        self.push(value).map_err(|rejected| match rejected {
+            Rejected::Full(value) => PushError::Full(value),
+            // A `Ring` in the public API is never closed; only a pool closes
+            // its own ring. Report the closed ring truthfully as busy rather
+            // than panic.
+            Rejected::Busy(value) | Rejected::Closed(value) => PushError::Busy(value),
+        })
+    }
+
+    /// The push algorithm; see the module docs.
+    #[inline]
+    pub(crate) fn push(&self, value: T) -> Result<(), Rejected<T>> {
         // Relaxed: only a guess at the position; the stamp decides.
         let mut tail = self.tail.load(Ordering::Relaxed);
         for _ in 0..MAX_CLAIM_ATTEMPTS {
             hook!(self, Attempt);
+            if tail & CLOSED != 0 {
+                return Err(Rejected::Closed(value));
+            }
             let slot = self.slot(tail);
             // Acquire: pairs with the `Release` in `try_pop` that freed this
             // slot, so the previous value was moved out before we write.
             let stamp = slot.stamp.load(Ordering::Acquire);
-            // Signed, so that it is right across counter wrap-around.
-            let diff = stamp.wrapping_sub(tail) as isize;
+            let diff = Self::distance(stamp, tail);
             if diff == 0 {
                 // Free for this lap: claim position `tail`.
                 // Relaxed: the tail only arbitrates among producers; the
@@ -86,7 +100,8 @@ impl<T, const N: usize> Ring<T, N> {
                         slot.stamp.store(tail.wrapping_add(1), PUBLISH);
                         return Ok(());
                     }
-                    // Another push claimed `tail` first; retry at its tail.
+                    // Another push claimed `tail` first (or the ring was
+                    // closed); retry at the tail it saw.
                     Err(current) => tail = current,
                 }
             } else if diff < 0 {
@@ -94,12 +109,12 @@ impl<T, const N: usize> Ring<T, N> {
                 // full), or an operation of that lap is in flight on it.
                 // Relaxed RMW: reads the latest `head`, which a load need not.
                 let head = self.head.fetch_add(0, Ordering::Relaxed);
-                if head.wrapping_add(Self::ONE_LAP) == tail {
-                    return Err(PushError::Full(value));
+                if head.wrapping_add(Self::ONE_LAP) & POSITION_MASK == tail {
+                    return Err(Rejected::Full(value));
                 }
                 let current = self.tail.load(Ordering::Relaxed);
                 if current == tail {
-                    return Err(PushError::Busy(value));
+                    return Err(Rejected::Busy(value));
                 }
                 tail = current;
             } else {
@@ -107,7 +122,7 @@ impl<T, const N: usize> Ring<T, N> {
                 tail = self.tail.load(Ordering::Relaxed);
             }
         }
-        Err(PushError::Busy(value))
+        Err(Rejected::Busy(value))
     }
 
     /// Pops the value at the head.
@@ -142,7 +157,7 @@ impl<T, const N: usize> Ring<T, N> {
             // Acquire: pairs with the `Release` publish in `try_push`, so
             // the value it wrote is visible before we read it.
             let stamp = slot.stamp.load(Ordering::Acquire);
-            let diff = stamp.wrapping_sub(head.wrapping_add(1)) as isize;
+            let diff = Self::distance(stamp, head.wrapping_add(1));
             if diff == 0 {
                 // Published for this lap: claim position `head`.
                 // Relaxed: the head only arbitrates among consumers.
@@ -162,8 +177,8 @@ impl<T, const N: usize> Ring<T, N> {
                         // Release: pairs with the `Acquire` stamp load in
                         // `try_push` a lap later, so our read happens before
                         // the next write.
-                        slot.stamp
-                            .store(head.wrapping_add(Self::ONE_LAP), Ordering::Release);
+                        let freed = head.wrapping_add(Self::ONE_LAP) & POSITION_MASK;
+                        slot.stamp.store(freed, Ordering::Release);
                         return Ok(value);
                     }
                     // Another pop claimed `head` first; retry at its head.
@@ -174,7 +189,7 @@ impl<T, const N: usize> Ring<T, N> {
                 // (or a pop of the previous lap) is in flight on the slot.
                 // Relaxed RMW: reads the latest `tail`, which a load need not.
                 let tail = self.tail.fetch_add(0, Ordering::Relaxed);
-                if tail == head {
+                if tail & POSITION_MASK == head {
                     return Err(PopError::Empty);
                 }
                 let current = self.head.load(Ordering::Relaxed);

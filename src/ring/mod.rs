@@ -6,17 +6,20 @@
 //! The ring is Dmitry Vyukov's [bounded MPMC queue], the algorithm behind
 //! crossbeam's `ArrayQueue`, changed in one place: where Vyukov's queue
 //! waits for another context to finish with a slot, this ring returns
-//! [`PushError::Busy`] / [`PopError::Busy`] at once.
+//! [`PushError::Busy`](crate::PushError::Busy) / [`PopError::Busy`](crate::PopError::Busy) at once.
 //!
 //! ## Positions and stamps
 //!
 //! `head` (next position to pop) and `tail` (next position to push) are
 //! *positions*: one `usize` holding a lap count in its high bits and a slot
-//! index in its low bits.
+//! index in its low bits. The top bit of `tail` is the *closed* mark, which
+//! the [pool](crate::Pool) sets when it stops so that no push can claim a
+//! slot afterwards; positions themselves wrap around below it.
 //!
 //! ```text
-//!   position / stamp:  [        lap        |  index  ]
-//!                       high bits            log2(ONE_LAP) low bits
+//!   tail:             [ closed |        lap        |  index  ]
+//!   head, stamps:     [   0    |        lap        |  index  ]
+//!                       1 bit    usize::BITS - 1 - log2(ONE_LAP)   log2(ONE_LAP) bits
 //!   ONE_LAP = (N + 1).next_power_of_two()
 //! ```
 //!
@@ -37,8 +40,9 @@
 //!
 //! ## Push at position `t = tail`
 //!
-//! 1. Load the slot's stamp `s` (`Acquire`). Compare with `t` as a signed
-//!    difference, which is correct across wrap-around of the counters.
+//! 1. If `tail` carries the closed mark, the ring is closed: give up.
+//!    Load the slot's stamp `s` (`Acquire`). Compare with `t` as a signed
+//!    difference of positions, which is correct across wrap-around.
 //! 2. `s == t`: the slot is free. Claim position `t` by moving `tail` from
 //!    `t` to `t + 1` with a compare-and-swap. On success, write the value
 //!    and *publish* it by storing `t + 1` into the stamp (`Release`). On
@@ -67,6 +71,7 @@
 //! | pop: free stamp `h + ONE_LAP` | `Release` | push's `Acquire` stamp load, a lap later |
 //! | CAS on `head` / `tail` | `Relaxed` | nothing: the counters only arbitrate among claimants; data is ordered by the stamps |
 //! | full / empty check: `fetch_add(0)` on the other counter | `Relaxed` | nothing: an RMW reads the latest value in the counter's modification order, which a plain load need not |
+//! | close: `fetch_or` of the closed mark into `tail` | `Relaxed` | nothing: claims are CASes on `tail`, so every claim is ordered before or after it in `tail`'s modification order |
 //! | `len`: loads of `head`, `tail` | `Relaxed` | nothing: a snapshot, exact only when no operation is in flight |
 //!
 //! There are no standalone fences, so ThreadSanitizer and loom see every
@@ -102,9 +107,9 @@
 //! ## ABA horizon
 //!
 //! A context stalled between loading a counter and its compare-and-swap for
-//! exactly `2^usize::BITS / ONE_LAP` laps could succeed wrongly. On 64-bit
-//! targets that is beyond reach; on 32-bit targets with `N = 16` it is
-//! `2^27` laps (`2^31` operations) during one stall.
+//! exactly `2^(usize::BITS - 1) / ONE_LAP` laps could succeed wrongly. On
+//! 64-bit targets that is beyond reach; on 32-bit targets with `N = 16` it
+//! is `2^26` laps (`2^30` operations) during one stall.
 //!
 //! [bounded MPMC queue]: https://www.1024cores.net/home/lock-free-algorithms/queues/bounded-mpmc-queue
 
@@ -126,9 +131,25 @@ pub mod hooks;
 /// a position or changed the slot first. (Shrunk to 2 under `--cfg loom`.)
 pub const MAX_CLAIM_ATTEMPTS: usize = crate::loom::MAX_CLAIM_ATTEMPTS;
 
-/// Largest supported capacity: positions need at least three lap bits above
-/// the index bits, so that signed stamp differences never wrap.
-pub const MAX_CAPACITY: usize = usize::MAX >> 3;
+/// Largest supported capacity: positions need a closed mark and at least
+/// three lap bits above the index bits, so that signed stamp differences
+/// never wrap.
+pub const MAX_CAPACITY: usize = usize::MAX >> 4;
+
+/// The closed mark in `tail`.
+const CLOSED: usize = 1 << (usize::BITS - 1);
+
+/// The bits of a position (all but the closed mark).
+const POSITION_MASK: usize = !CLOSED;
+
+/// Why an internal push failed: the public `PushError` plus the closed
+/// state that only the pool uses.
+#[derive(Debug)]
+pub(crate) enum Rejected<T> {
+    Full(T),
+    Busy(T),
+    Closed(T),
+}
 
 /// A fixed-capacity multi-producer multi-consumer ring buffer.
 ///
@@ -186,7 +207,7 @@ impl<T, const N: usize> Ring<T, N> {
         );
         assert!(
             N <= MAX_CAPACITY,
-            "taskring: the capacity N of a Ring must be at most usize::MAX >> 3 (taskring::ring::MAX_CAPACITY)"
+            "taskring: the capacity N of a Ring must be at most usize::MAX >> 4 (taskring::ring::MAX_CAPACITY)"
         );
         (N + 1).next_power_of_two()
     };
@@ -244,7 +265,7 @@ impl<T, const N: usize> Ring<T, N> {
     #[cfg(feature = "__test_hooks")]
     #[doc(hidden)]
     pub fn __near_counter_wrap(laps: usize) -> Self {
-        Self::starting_at(0usize.wrapping_sub(laps.wrapping_mul(Self::ONE_LAP)))
+        Self::starting_at(0usize.wrapping_sub(laps.wrapping_mul(Self::ONE_LAP)) & POSITION_MASK)
     }
 
     /// The capacity, `N`.
@@ -276,7 +297,7 @@ impl<T, const N: usize> Ring<T, N> {
         // Relaxed: a snapshot (see the orderings table). `head` is read
         // first, so the later `tail` is never behind it in a quiescent ring.
         let head = self.head.load(Ordering::Relaxed);
-        let tail = self.tail.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Relaxed) & POSITION_MASK;
         let head_index = head & Self::INDEX_MASK;
         let tail_index = tail & Self::INDEX_MASK;
         if head_index < tail_index {
@@ -324,8 +345,32 @@ impl<T, const N: usize> Ring<T, N> {
             // Index `N - 1` is the last one, so this stays in the same lap.
             position.wrapping_add(1)
         } else {
-            (position & !Self::INDEX_MASK).wrapping_add(Self::ONE_LAP)
+            (position & !Self::INDEX_MASK).wrapping_add(Self::ONE_LAP) & POSITION_MASK
         }
+    }
+
+    /// Signed distance from position `b` to position `a`, correct across
+    /// wrap-around of positions (which live below the closed mark).
+    #[inline(always)]
+    const fn distance(a: usize, b: usize) -> isize {
+        // Shifting out the closed-mark bit makes the subtraction modulo
+        // 2^(BITS - 1); the arithmetic shift restores the magnitude.
+        (a.wrapping_sub(b) << 1) as isize >> 1
+    }
+
+    /// Marks the ring closed: from now on every push fails with
+    /// [`Rejected::Closed`]. Pushes that claimed a slot before still
+    /// complete, and pops go on draining. Idempotent.
+    #[allow(dead_code)] // Used by the pool.
+    pub(crate) fn close(&self) {
+        // Relaxed: see the orderings table; claims are CASes on `tail`.
+        self.tail.fetch_or(CLOSED, Ordering::Relaxed);
+    }
+
+    /// True once [`close`](Self::close) has run.
+    #[allow(dead_code)] // Used by the pool.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tail.load(Ordering::Relaxed) & CLOSED != 0
     }
 
     /// The slot that `position` maps to.
