@@ -6,6 +6,25 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+// Targets without compare-and-swap need the critical-section backend, and
+// the application must link a critical-section implementation.
+#[cfg(all(not(target_has_atomic = "ptr"), not(feature = "critical-section")))]
+compile_error!(
+    "taskring: this target has no atomic compare-and-swap. Enable the \
+     `taskring/critical-section` feature, and link one critical-section \
+     implementation in the application, such as \
+     `cortex-m = { version = \"0.7\", features = [\"critical-section-single-core\"] }` \
+     or `riscv/critical-section-single-hart`."
+);
+
+// The host-test switch for that backend needs the same feature; the tests
+// link the `critical-section/std` implementation from the dev-dependencies.
+#[cfg(all(taskring_force_cs, not(feature = "critical-section")))]
+compile_error!(
+    "taskring: `--cfg taskring_force_cs` selects the critical-section backend, \
+     which needs `--features critical-section`."
+);
+
 #[cfg(feature = "alloc")]
 extern crate alloc;
 

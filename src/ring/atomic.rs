@@ -19,15 +19,35 @@ const PUBLISH: Ordering = Ordering::Release;
 #[cfg(taskring_mutant = "publish")]
 const PUBLISH: Ordering = Ordering::Relaxed;
 
-/// Reports a step to the test hooks; nothing without `__test_hooks`.
-macro_rules! hook {
-    ($ring:expr, $event:ident) => {
-        #[cfg(feature = "__test_hooks")]
-        super::hooks::fire(super::hooks::Event::$event, $ring as *const Self as usize);
-    };
-}
-
 impl<T, const N: usize> Ring<T, N> {
+    /// Marks the ring closed: from now on every push fails with
+    /// [`Rejected::Closed`]. Pushes that claimed a slot before still
+    /// complete, and pops go on draining. Idempotent.
+    #[allow(dead_code)] // Used by the pool.
+    pub(crate) fn close(&self) {
+        // Relaxed: see the orderings table; claims are CASes on `tail`.
+        self.tail.fetch_or(CLOSED, Ordering::Relaxed);
+    }
+
+    /// Signed distance from position `b` to position `a`, correct across
+    /// wrap-around of positions (which live below the closed mark).
+    #[inline(always)]
+    const fn distance(a: usize, b: usize) -> isize {
+        // Shifting out the closed-mark bit makes the subtraction modulo
+        // 2^(BITS - 1); the arithmetic shift restores the magnitude.
+        (a.wrapping_sub(b) << 1) as isize >> 1
+    }
+
+    /// `(head, tail)` for [`len`](Self::len): a snapshot, exact only when no
+    /// operation is in flight.
+    #[inline]
+    pub(super) fn counters(&self) -> (usize, usize) {
+        // Relaxed: a snapshot (see the orderings table). `head` is read
+        // first, so the later `tail` is never behind it in a quiescent ring.
+        let head = self.head.load(Ordering::Relaxed);
+        (head, self.tail.load(Ordering::Relaxed))
+    }
+
     /// Pushes `value` at the tail, or gives it back.
     ///
     /// Never waits for another context, so it may be called from an

@@ -111,6 +111,33 @@
 //! 64-bit targets that is beyond reach; on 32-bit targets with `N = 16` it
 //! is `2^26` laps (`2^30` operations) during one stall.
 //!
+//! # Backends
+//!
+//! The algorithm above needs compare-and-swap. Which backend a build uses
+//! depends only on the target; the public API is the same.
+//!
+//! | target | backend | progress of `try_push` / `try_pop` |
+//! |---|---|---|
+//! | has pointer-sized CAS (`cfg(target_has_atomic = "ptr")`): x86-64, AArch64, Cortex-M3/M4/M7, RV32 with `A` | CAS, as described above | never waits for another context; at most [`MAX_CLAIM_ATTEMPTS`] iterations; a stalled context blocks only its own slot (`Busy`) |
+//! | loads and stores only: Cortex-M0/M0+ (`thumbv6m-none-eabi`), RV32 without `A` (`riscv32imc-unknown-none-elf`) | critical section, needs the `critical-section` feature | **not lock-free**: each call is **one** `critical_section::with` around a bounded, loop-free body (a few loads, compares and stores, plus one move of `T`); interrupt-safe and bounded-time |
+//!
+//! The critical-section backend keeps the same stamps, `head` and `tail`,
+//! and reads and writes them with plain loads and stores inside its one
+//! critical section (never one section per access). Because an operation
+//! is never in flight when another one looks, it never returns `Busy`, and
+//! a push from an interrupt handler that preempted `main` between two ring
+//! calls sees the ring exactly as `main` left it. The cost is that the
+//! interrupts (or, on a multi-core part, the other core's critical
+//! sections) wait for the length of one operation. The library never
+//! chooses a critical-section implementation: the application links one,
+//! for example `cortex-m`'s `critical-section-single-core`. Without the
+//! `critical-section` feature on such a target, the build stops with an
+//! error that names the fix.
+//!
+//! Host tests cover that backend too: `--cfg taskring_force_cs` selects it
+//! on any target, together with `--features critical-section` and the
+//! `critical-section/std` implementation from the dev-dependencies.
+//!
 //! [bounded MPMC queue]: https://www.1024cores.net/home/lock-free-algorithms/queues/bounded-mpmc-queue
 
 use core::{fmt, mem::MaybeUninit};
@@ -122,7 +149,21 @@ use crate::{
     slot::Slot,
 };
 
-mod atomic;
+/// Reports a step to the test hooks; nothing without `__test_hooks`.
+macro_rules! hook {
+    ($ring:expr, $event:ident) => {
+        #[cfg(feature = "__test_hooks")]
+        super::hooks::fire(super::hooks::Event::$event, $ring as *const Self as usize);
+    };
+}
+
+// The backend: `try_push`, `try_pop`, `close` and the counter snapshot.
+#[cfg_attr(any(not(target_has_atomic = "ptr"), taskring_force_cs), path = "cs.rs")]
+#[cfg_attr(
+    all(target_has_atomic = "ptr", not(taskring_force_cs)),
+    path = "atomic.rs"
+)]
+mod backend;
 #[cfg(feature = "__test_hooks")]
 pub mod hooks;
 
@@ -245,9 +286,11 @@ impl<T, const N: usize> Ring<T, N> {
             let mut index = 0;
             while index < N {
                 // SAFETY: `index < N`, so `first.add(index)` stays inside the
-                // array that `slots` has room for, and writing initializes
-                // that element without reading or dropping the old bytes.
-                unsafe { first.add(index).write(Slot::new(start.wrapping_add(index))) };
+                // array that `slots` has room for.
+                let element = unsafe { first.add(index) };
+                // SAFETY: `element` points into `slots` (above) and is
+                // aligned; writing initializes it without dropping anything.
+                unsafe { element.write(Slot::new(start.wrapping_add(index))) };
                 index += 1;
             }
             Self {
@@ -294,10 +337,8 @@ impl<T, const N: usize> Ring<T, N> {
     /// assert_eq!(ring.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        // Relaxed: a snapshot (see the orderings table). `head` is read
-        // first, so the later `tail` is never behind it in a quiescent ring.
-        let head = self.head.load(Ordering::Relaxed);
-        let tail = self.tail.load(Ordering::Relaxed) & POSITION_MASK;
+        let (head, tail) = self.counters();
+        let tail = tail & POSITION_MASK;
         let head_index = head & Self::INDEX_MASK;
         let tail_index = tail & Self::INDEX_MASK;
         if head_index < tail_index {
@@ -349,27 +390,10 @@ impl<T, const N: usize> Ring<T, N> {
         }
     }
 
-    /// Signed distance from position `b` to position `a`, correct across
-    /// wrap-around of positions (which live below the closed mark).
-    #[inline(always)]
-    const fn distance(a: usize, b: usize) -> isize {
-        // Shifting out the closed-mark bit makes the subtraction modulo
-        // 2^(BITS - 1); the arithmetic shift restores the magnitude.
-        (a.wrapping_sub(b) << 1) as isize >> 1
-    }
-
-    /// Marks the ring closed: from now on every push fails with
-    /// [`Rejected::Closed`]. Pushes that claimed a slot before still
-    /// complete, and pops go on draining. Idempotent.
-    #[allow(dead_code)] // Used by the pool.
-    pub(crate) fn close(&self) {
-        // Relaxed: see the orderings table; claims are CASes on `tail`.
-        self.tail.fetch_or(CLOSED, Ordering::Relaxed);
-    }
-
     /// True once [`close`](Self::close) has run.
     #[allow(dead_code)] // Used by the pool.
     pub(crate) fn is_closed(&self) -> bool {
+        // Relaxed: the mark is set once and never cleared.
         self.tail.load(Ordering::Relaxed) & CLOSED != 0
     }
 

@@ -1,0 +1,186 @@
+//! The critical-section backend: `try_push` and `try_pop` for targets
+//! without atomic compare-and-swap (Cortex-M0/M0+, RV32 without the `A`
+//! extension), and for host tests under `--cfg taskring_force_cs`.
+//!
+//! The ring's state is the same as in the CAS backend: the stamps, `head`
+//! and `tail` of the [parent module](super), in the same encoding. Each
+//! operation runs as **one** `critical_section::with`, in which it uses
+//! only plain loads and stores of that state: nothing else touches the ring
+//! while the section is held, so no compare-and-swap is needed and no
+//! operation is ever in flight when another one looks. Consequences:
+//!
+//! * one iteration, no retry loop, and no `Busy` from a real program (it is
+//!   kept only for a test hook that re-enters the ring from inside an
+//!   operation, which no interrupt handler can do);
+//! * the time interrupts stay masked is bounded: a few loads, compares and
+//!   stores plus one move of `T`;
+//! * it is **not lock-free**: a context that wants the ring waits while
+//!   another holds the critical section. It is interrupt-safe (a handler
+//!   cannot preempt a section, and a section never waits inside itself)
+//!   and bounded-time.
+//!
+//! Orderings inside a section are `Relaxed`: the critical section itself
+//! orders every access to the ring's state and values (a mutex on hosts
+//! and multi-core parts, masked interrupts plus a compiler fence on a single
+//! core). The `Relaxed` loads outside a section (`len`, `is_closed`) only
+//! read snapshots.
+
+use super::{Rejected, Ring, CLOSED, POSITION_MASK};
+use crate::{
+    error::{PopError, PushError},
+    loom::{critical, Ordering},
+};
+
+impl<T, const N: usize> Ring<T, N> {
+    /// Marks the ring closed: from now on every push fails with
+    /// [`Rejected::Closed`]. Pops go on draining. Idempotent.
+    #[allow(dead_code)] // Used by the pool.
+    pub(crate) fn close(&self) {
+        critical(|cs| {
+            // Relaxed: ordered by the critical section.
+            let tail = self.tail.load(Ordering::Relaxed);
+            self.tail.store_in(tail | CLOSED, Ordering::Relaxed, cs);
+        });
+    }
+
+    /// `(head, tail)` for [`len`](Self::len), read in one critical section,
+    /// so the snapshot is exact at the moment it is taken.
+    #[inline]
+    pub(super) fn counters(&self) -> (usize, usize) {
+        critical(|_| {
+            // Relaxed: ordered by the critical section.
+            (
+                self.head.load(Ordering::Relaxed),
+                self.tail.load(Ordering::Relaxed),
+            )
+        })
+    }
+
+    /// Pushes `value` at the tail, or gives it back.
+    ///
+    /// On this target the push runs in one critical section (see the
+    /// [ring module](crate::ring) on backends): it never waits for an
+    /// operation in flight, and it may be called from an interrupt handler.
+    ///
+    /// # Errors
+    ///
+    /// * [`PushError::Full`] if the ring held `N` items.
+    /// * [`PushError::Busy`] is not returned by this backend: no other
+    ///   operation can be in flight while the push holds the critical section.
+    ///
+    /// Either way the error holds `value` itself, neither cloned nor dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskring::{PushError, Ring};
+    ///
+    /// static RING: Ring<u32, 1> = Ring::new();
+    /// assert_eq!(RING.try_push(1), Ok(()));
+    /// assert_eq!(RING.try_push(2), Err(PushError::Full(2)));
+    /// ```
+    pub fn try_push(&self, value: T) -> Result<(), PushError<T>> {
+        self.push(value).map_err(|rejected| match rejected {
+            Rejected::Full(value) => PushError::Full(value),
+            // A `Ring` in the public API is never closed; only a pool closes
+            // its own ring. Report the closed ring truthfully as busy rather
+            // than panic.
+            Rejected::Busy(value) | Rejected::Closed(value) => PushError::Busy(value),
+        })
+    }
+
+    /// The push algorithm: the CAS backend's single iteration, in one
+    /// critical section.
+    #[inline]
+    pub(crate) fn push(&self, value: T) -> Result<(), Rejected<T>> {
+        critical(|cs| {
+            hook!(self, Attempt);
+            // Relaxed, here and below: ordered by the critical section.
+            let tail = self.tail.load(Ordering::Relaxed);
+            if tail & CLOSED != 0 {
+                return Err(Rejected::Closed(value));
+            }
+            let slot = self.slot(tail);
+            if slot.stamp.load(Ordering::Relaxed) == tail {
+                // Free for this lap: claim position `tail`.
+                self.tail.store_in(Self::next(tail), Ordering::Relaxed, cs);
+                // Inside the critical section: no interrupt handler or other
+                // core can run between this point and the publish below.
+                // Only a test hook that re-enters the ring sees the claim.
+                hook!(self, PushClaimed);
+                // SAFETY: The stamp said the slot is free for position
+                // `tail`, and we moved `tail` past it while holding the
+                // critical section: no other push can claim the position,
+                // and no pop touches the slot until the stamp below says
+                // full.
+                unsafe { slot.write(value) };
+                slot.stamp
+                    .store_in(tail.wrapping_add(1), Ordering::Relaxed, cs);
+                return Ok(());
+            }
+            let head = self.head.load(Ordering::Relaxed);
+            if head.wrapping_add(Self::ONE_LAP) & POSITION_MASK == tail {
+                Err(Rejected::Full(value))
+            } else {
+                // Only when a test hook re-entered the ring from inside an
+                // operation that has claimed this slot.
+                Err(Rejected::Busy(value))
+            }
+        })
+    }
+
+    /// Pops the value at the head.
+    ///
+    /// On this target the pop runs in one critical section (see the
+    /// [ring module](crate::ring) on backends); it may be called from an
+    /// interrupt handler.
+    ///
+    /// # Errors
+    ///
+    /// * [`PopError::Empty`] if the ring held no items.
+    /// * [`PopError::Busy`] is not returned by this backend: no other
+    ///   operation can be in flight while the pop holds the critical section.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskring::{PopError, Ring};
+    ///
+    /// static RING: Ring<u32, 2> = Ring::new();
+    /// assert_eq!(RING.try_pop(), Err(PopError::Empty));
+    /// RING.try_push(5).unwrap();
+    /// assert_eq!(RING.try_pop(), Ok(5));
+    /// ```
+    pub fn try_pop(&self) -> Result<T, PopError> {
+        critical(|cs| {
+            hook!(self, Attempt);
+            // Relaxed, here and below: ordered by the critical section.
+            let head = self.head.load(Ordering::Relaxed);
+            let slot = self.slot(head);
+            if slot.stamp.load(Ordering::Relaxed) == head.wrapping_add(1) {
+                // Published for this lap: claim position `head`.
+                self.head.store_in(Self::next(head), Ordering::Relaxed, cs);
+                // Inside the critical section, as in `push`: nothing but a
+                // re-entering test hook runs between here and the free.
+                hook!(self, PopClaimed);
+                // SAFETY: The stamp said the slot holds the value pushed at
+                // position `head`, initialized by a push whose critical
+                // section ended before ours began. We moved `head` past it
+                // while holding the critical section, so no other pop can
+                // claim it, and no push touches it until the stamp below
+                // says free.
+                let value = unsafe { slot.read() };
+                let freed = head.wrapping_add(Self::ONE_LAP) & POSITION_MASK;
+                slot.stamp.store_in(freed, Ordering::Relaxed, cs);
+                return Ok(value);
+            }
+            if self.tail.load(Ordering::Relaxed) & POSITION_MASK == head {
+                Err(PopError::Empty)
+            } else {
+                // Only when a test hook re-entered the ring from inside an
+                // operation that has claimed this slot.
+                Err(PopError::Busy)
+            }
+        })
+    }
+}
