@@ -74,6 +74,7 @@ impl<T> core::error::Error for PushError<T> {}
 
 /// Why [`Ring::try_pop`](crate::Ring::try_pop) returned no value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum PopError {
     /// The ring held no items when the pop looked. Pops in flight count as
     /// done: they have claimed their item.

@@ -28,6 +28,8 @@ compile_error!(
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+#[cfg(feature = "defmt")]
+mod defmt;
 mod error;
 mod loom;
 pub mod ring;

@@ -1,0 +1,16 @@
+//! `defmt::Format` for the public generic types, whose derive would demand
+//! `T: defmt::Format` and print the value. Like their `Debug` impls, these
+//! print only the variant, so a ring of any item type can be logged.
+
+use ::defmt::{write, Format, Formatter};
+
+use crate::error::PushError;
+
+impl<T> Format for PushError<T> {
+    fn format(&self, f: Formatter<'_>) {
+        match self {
+            Self::Full(_) => write!(f, "Full(..)"),
+            Self::Busy(_) => write!(f, "Busy(..)"),
+        }
+    }
+}
