@@ -108,3 +108,155 @@ impl fmt::Display for PopError {
 }
 
 impl core::error::Error for PopError {}
+
+/// Why [`Pool::try_submit`](crate::Pool::try_submit) gave the job back.
+///
+/// The job inside is the exact one that was passed in.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubmitError<J> {
+    /// The queue held `N` jobs.
+    Full(J),
+    /// Another context is mid-operation on the slot this submit needs; a
+    /// retry can succeed. See [`PushError::Busy`].
+    Busy(J),
+    /// The pool was stopped (by `stop` or `stop_wait`).
+    Stopped(J),
+}
+
+impl<J> SubmitError<J> {
+    /// Returns the job that was not submitted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskring::{Pool, SubmitError};
+    ///
+    /// static POOL: Pool<fn(), 1, 0> = Pool::new();
+    /// POOL.try_submit(|| {}).unwrap();
+    /// let err = POOL.try_submit(|| {}).unwrap_err();
+    /// assert!(matches!(err, SubmitError::Full(_)));
+    /// let job: fn() = err.into_inner();
+    /// job();
+    /// ```
+    pub fn into_inner(self) -> J {
+        match self {
+            Self::Full(job) | Self::Busy(job) | Self::Stopped(job) => job,
+        }
+    }
+
+    /// True for [`SubmitError::Full`].
+    pub const fn is_full(&self) -> bool {
+        matches!(self, Self::Full(_))
+    }
+
+    /// True for [`SubmitError::Busy`].
+    pub const fn is_busy(&self) -> bool {
+        matches!(self, Self::Busy(_))
+    }
+
+    /// True for [`SubmitError::Stopped`].
+    pub const fn is_stopped(&self) -> bool {
+        matches!(self, Self::Stopped(_))
+    }
+}
+
+impl<J> fmt::Debug for SubmitError<J> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Full(_) => f.write_str("Full(..)"),
+            Self::Busy(_) => f.write_str("Busy(..)"),
+            Self::Stopped(_) => f.write_str("Stopped(..)"),
+        }
+    }
+}
+
+impl<J> fmt::Display for SubmitError<J> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Full(_) => f.write_str("pool queue is full"),
+            Self::Busy(_) => {
+                f.write_str("pool queue slot is busy: another context is mid-operation")
+            }
+            Self::Stopped(_) => f.write_str("pool is stopped"),
+        }
+    }
+}
+
+impl<J> core::error::Error for SubmitError<J> {}
+
+/// Why [`Pool::run_worker`](crate::Pool::run_worker) refused to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum WorkerError {
+    /// The index is not below `W`.
+    NoSuchWorker {
+        /// The index asked for.
+        index: usize,
+        /// The pool's `W`.
+        workers: usize,
+    },
+    /// Another context is already running worker `index`.
+    AlreadyRunning {
+        /// The index asked for.
+        index: usize,
+    },
+}
+
+impl fmt::Display for WorkerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoSuchWorker { index, workers } => {
+                write!(f, "no worker {index}: the pool has {workers} workers")
+            }
+            Self::AlreadyRunning { index } => write!(f, "worker {index} is already running"),
+        }
+    }
+}
+
+impl core::error::Error for WorkerError {}
+
+/// Why [`Pool::stop_wait`](crate::Pool::stop_wait) could not wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum StopError {
+    /// Called from inside a job of the same pool, which would wait for
+    /// itself. The pool has been stopped from accepting jobs; the queued
+    /// jobs still run. (Detected with the `std` feature.)
+    FromOwnJob,
+}
+
+impl fmt::Display for StopError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::FromOwnJob => f.write_str("stop_wait called from inside a job of the same pool"),
+        }
+    }
+}
+
+impl core::error::Error for StopError {}
+
+/// A rejected [`Config`](crate::Config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ConfigError {
+    /// The low watermark was not below the high one.
+    Watermarks {
+        /// The high watermark given.
+        high: usize,
+        /// The low watermark given.
+        low: usize,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Watermarks { high, low } => {
+                write!(f, "low watermark {low} must be below high watermark {high}")
+            }
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}

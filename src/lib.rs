@@ -32,10 +32,19 @@ extern crate alloc;
 mod defmt;
 mod error;
 mod loom;
+pub mod pool;
 pub mod ring;
 mod slot;
 
+#[cfg(feature = "std")]
+pub use crate::pool::job::StdClock;
 pub use crate::{
-    error::{PopError, PushError},
+    error::{ConfigError, PopError, PushError, StopError, SubmitError, WorkerError},
+    pool::{
+        job::{Clock, Idle, Job, NoClock, Spin},
+        stats::{Config, OverloadEvent, Stats},
+        Pool,
+    },
     ring::Ring,
+    slot::task::Task,
 };

@@ -34,9 +34,25 @@ macro_rules! loom_const_fn {
 }
 pub(crate) use loom_const_fn;
 
+/// `[value; LEN]` for a value that is not `Copy`: a const repeat
+/// expression normally, `array::from_fn` under loom (not const there).
+#[cfg(not(loom))]
+macro_rules! repeat {
+    ($value:expr; $len:expr) => {
+        [const { $value }; $len]
+    };
+}
+#[cfg(loom)]
+macro_rules! repeat {
+    ($value:expr; $len:expr) => {
+        core::array::from_fn(|_| $value)
+    };
+}
+pub(crate) use repeat;
+
 #[cfg(not(loom))]
 mod real {
-    pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
+    pub(crate) use core::sync::atomic::{fence, AtomicUsize, Ordering};
 
     /// How many times one `try_*` call may lose a claim race (a failed
     /// compare-and-swap, each meaning another operation claimed first) before
@@ -104,7 +120,7 @@ mod real {
 mod model {
     pub(crate) use loom::{
         cell::UnsafeCell,
-        sync::atomic::{AtomicUsize, Ordering},
+        sync::atomic::{fence, AtomicUsize, Ordering},
     };
 
     /// Shrunk under loom so that a lost claim race is explored cheaply.

@@ -25,8 +25,11 @@ impl<T, const N: usize> Ring<T, N> {
     /// complete, and pops go on draining. Idempotent.
     #[allow(dead_code)] // Used by the pool.
     pub(crate) fn close(&self) {
-        // Relaxed: see the orderings table; claims are CASes on `tail`.
-        self.tail.fetch_or(CLOSED, Ordering::Relaxed);
+        // Acquire: pairs with the `Release` claim CAS of every push before
+        // it (they form one release sequence of RMWs on `tail`), so what
+        // those pushers did first (the pool's submit count) is visible
+        // after the close. Every claim is ordered before or after this RMW.
+        self.tail.fetch_or(CLOSED, Ordering::Acquire);
     }
 
     /// Signed distance from position `b` to position `a`, correct across
@@ -99,12 +102,15 @@ impl<T, const N: usize> Ring<T, N> {
             let diff = Self::distance(stamp, tail);
             if diff == 0 {
                 // Free for this lap: claim position `tail`.
-                // Relaxed: the tail only arbitrates among producers; the
-                // stamp load above ordered us after the slot's last reader.
+                // Release on success: pairs with the `Acquire` in `close`
+                // (through the release sequence of RMWs on `tail`), so what
+                // the caller did before this push (the pool's submit count)
+                // happens before a later close. The data itself is ordered
+                // by the stamps. Relaxed on failure: we only retry.
                 match self.tail.compare_exchange(
                     tail,
                     Self::next(tail),
-                    Ordering::Relaxed,
+                    Ordering::Release,
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {

@@ -69,9 +69,10 @@
 //! | push: publish stamp `t + 1` | `Release` | pop's `Acquire` stamp load, so the value is written before it is read |
 //! | pop: load stamp | `Acquire` | push's `Release` publish |
 //! | pop: free stamp `h + ONE_LAP` | `Release` | push's `Acquire` stamp load, a lap later |
-//! | CAS on `head` / `tail` | `Relaxed` | nothing: the counters only arbitrate among claimants; data is ordered by the stamps |
+//! | CAS on `head` | `Relaxed` | nothing: the counters only arbitrate among claimants; data is ordered by the stamps |
+//! | claim CAS on `tail` | `Release` (success) | `close`'s `Acquire`, through the release sequence of RMWs on `tail`: what a pusher did before its push is visible after a later close (the pool counts submits this way) |
 //! | full / empty check: `fetch_add(0)` on the other counter | `Relaxed` | nothing: an RMW reads the latest value in the counter's modification order, which a plain load need not |
-//! | close: `fetch_or` of the closed mark into `tail` | `Relaxed` | nothing: claims are CASes on `tail`, so every claim is ordered before or after it in `tail`'s modification order |
+//! | close: `fetch_or` of the closed mark into `tail` | `Acquire` | the claim CAS's `Release`; every claim is ordered before or after it in `tail`'s modification order |
 //! | `len`: loads of `head`, `tail` | `Relaxed` | nothing: a snapshot, exact only when no operation is in flight |
 //!
 //! There are no standalone fences, so ThreadSanitizer and loom see every

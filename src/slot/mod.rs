@@ -6,6 +6,8 @@
 
 use core::mem::MaybeUninit;
 
+pub(crate) mod task;
+
 use crate::loom::{AtomicUsize, UnsafeCell};
 
 /// A sequence stamp plus storage for one `T`.
