@@ -6,15 +6,16 @@
 //! Multi-threaded stress lives in `ring_threads.rs`, stall and re-entrancy
 //! injection in `stall.rs`, and the model-based test in `oracle.rs`.
 
-use std::{
+extern crate alloc;
+
+use alloc::sync::Arc;
+use core::{
     cell::Cell,
     mem,
-    panic::{self, AssertUnwindSafe},
-    sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
-        Arc,
-    },
+    panic::AssertUnwindSafe,
+    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
 };
+use std::panic;
 
 use taskring::{PopError, PushError, Ring};
 
@@ -51,10 +52,15 @@ fn assert_len<T, const N: usize>(ring: &Ring<T, N>, expected: usize) {
 /// Fills the ring with `first..first + N`, checks that the next push is
 /// `Full` with the same value, drains it in order and checks `Empty`.
 fn fill_and_drain<const N: usize>(ring: &Ring<usize, N>, first: usize) {
+    // Miri is slow: there, large rings check the length at a sample of fill
+    // levels (always including the ends).
+    let sampled = |i: usize| !cfg!(miri) || N <= 8 || i.is_multiple_of(31) || i + 1 >= N;
     assert_len(ring, 0);
     for i in 0..N {
         push_ok(ring, first + i);
-        assert_len(ring, i + 1);
+        if sampled(i) {
+            assert_len(ring, i + 1);
+        }
     }
     assert_eq!(
         ring.try_push(usize::MAX - 7),
@@ -65,7 +71,9 @@ fn fill_and_drain<const N: usize>(ring: &Ring<usize, N>, first: usize) {
     assert_len(ring, N);
     for i in 0..N {
         assert_eq!(pop_ok(ring), first + i);
-        assert_len(ring, N - i - 1);
+        if sampled(i) {
+            assert_len(ring, N - i - 1);
+        }
     }
     assert_eq!(ring.try_pop(), Err(PopError::Empty));
     assert_eq!(ring.try_pop(), Err(PopError::Empty));
@@ -171,12 +179,13 @@ macro_rules! edges_for {
             assert_eq!(ring.capacity(), $n);
             // Three rounds, so that the second and third start where the
             // previous one left the counters.
-            for round in 0..3 {
+            let rounds = if cfg!(miri) { 2 } else { 3 };
+            for round in 0..rounds {
                 fill_and_drain(&ring, round * 10_000);
             }
             // The same from near the counter wrap.
             let ring: Ring<usize, $n> = Ring::__near_counter_wrap(1);
-            for round in 0..3 {
+            for round in 0..rounds {
                 fill_and_drain(&ring, round * 10_000);
             }
         }
@@ -238,7 +247,7 @@ fn push_on_full_returns_the_same_box() {
         other => panic!("expected Full, got {other:?}"),
     };
     assert!(
-        std::ptr::eq(&*back, address),
+        core::ptr::eq(&*back, address),
         "Full must hand back the same allocation"
     );
     assert_eq!(*back, 3);
@@ -378,6 +387,11 @@ fn counter_wrap_small_capacities() {
 
 #[test]
 fn counter_wrap_large_capacities() {
+    if cfg!(miri) {
+        counter_wrap::<63>(1);
+        counter_wrap::<257>(1);
+        return;
+    }
     for laps in 1..=2 {
         counter_wrap::<63>(laps);
         counter_wrap::<64>(laps);
@@ -649,7 +663,7 @@ fn over_aligned_items() {
         for i in 0..3 {
             let value = pop_ok(&ring);
             assert_eq!(value, OverAligned(lap * 10 + i));
-            assert_eq!(std::ptr::addr_of!(value).align_offset(128), 0);
+            assert_eq!(core::ptr::addr_of!(value).align_offset(128), 0);
         }
     }
     // On the heap too, where the allocator must honour the alignment.

@@ -6,20 +6,18 @@
 //! Retry loops yield to the OS: the test machines have few cores, and a
 //! `Busy` outcome means another thread must run before a retry can succeed.
 
-use std::{
-    sync::{
-        atomic::{AtomicBool, AtomicUsize, Ordering},
-        Arc, Barrier,
-    },
-    thread,
-};
+extern crate alloc;
+
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::{sync::Barrier, thread};
 
 use taskring::{PopError, PushError, Ring};
 
 /// Backs off between retries: a spin hint, then a yield.
 fn relax(attempt: usize) {
     if attempt < 4 {
-        std::hint::spin_loop();
+        core::hint::spin_loop();
     } else {
         thread::yield_now();
     }

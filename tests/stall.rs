@@ -12,12 +12,12 @@
 //! through a [`HookGuard`], which also removes the hook when the test ends,
 //! even by panic.
 
-use std::{
+use core::{
     cell::{Cell, RefCell},
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Condvar, Mutex, MutexGuard,
-    },
+    sync::atomic::{AtomicUsize, Ordering},
+};
+use std::{
+    sync::{Condvar, Mutex, MutexGuard},
     thread,
 };
 
@@ -482,9 +482,12 @@ enum Nested {
     Pop(Result<u32, PopError>),
 }
 
+/// A simulated interrupt handler and the event it runs at.
+type Handler = (Event, fn());
+
 thread_local! {
     /// The handler to run at `PushClaimed` / `PopClaimed`, if any.
-    static ISR: Cell<Option<(Event, fn())>> = const { Cell::new(None) };
+    static ISR: Cell<Option<Handler>> = const { Cell::new(None) };
     /// Set while the handler runs, so its own operations do not re-enter it.
     static IN_ISR: Cell<bool> = const { Cell::new(false) };
     static NESTED: RefCell<Vec<Nested>> = const { RefCell::new(Vec::new()) };

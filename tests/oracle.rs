@@ -1,0 +1,234 @@
+#![cfg(not(loom))]
+//! Model-based test: random single-threaded operation sequences run against
+//! both a `Ring` and a `VecDeque` with the same capacity, which serves as
+//! the oracle. The rings start at fresh counters and one or two laps before
+//! the counter wrap, so every sequence long enough crosses it.
+//!
+//! `TASKRING_ORACLE_CASES` sets the number of seeds per configuration;
+//! `TASKRING_ORACLE_SEED` replays one seed. A failure prints its seed.
+
+extern crate alloc;
+
+use alloc::collections::VecDeque;
+
+use taskring::{PopError, PushError, Ring};
+
+/// A xorshift64* generator: small, seedable and good enough to pick ops.
+struct XorShift(u64);
+
+impl XorShift {
+    fn new(seed: u64) -> Self {
+        // Mix the seed so small seeds differ in many bits; never zero.
+        Self(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform-ish in `0..bound`.
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+}
+
+/// Where the ring's counters start.
+#[derive(Debug, Clone, Copy)]
+enum Start {
+    Fresh,
+    /// `Ring::__near_counter_wrap(laps)`.
+    NearWrap(usize),
+}
+
+/// Runs one random sequence and compares every outcome with the oracle.
+/// Returns a description of the first mismatch.
+fn run_case<const N: usize>(seed: u64, start: Start) -> Result<Coverage, String> {
+    let ring: Ring<u64, N> = match start {
+        Start::Fresh => Ring::new(),
+        Start::NearWrap(laps) => Ring::__near_counter_wrap(laps),
+    };
+    let mut oracle: VecDeque<u64> = VecDeque::with_capacity(N);
+    let mut rng = XorShift::new(seed);
+    // Long enough to cross the wrap (at most two laps away) and go on for
+    // a couple of laps more, even with a pop-heavy mix.
+    let ops = 16 * N + 200;
+    // The push probability (in percent) drifts between phases, so sequences
+    // run the ring full and empty repeatedly instead of hovering mid-way.
+    let mut push_percent = 50;
+    let mut next_value = 0u64;
+    let mut coverage = Coverage::default();
+    for step in 0..ops {
+        if step % (2 * N + 5) == 0 {
+            push_percent = [10, 50, 90][rng.below(3) as usize];
+        }
+        let roll = rng.below(100);
+        let what = if roll < 80 {
+            if rng.below(100) < push_percent {
+                let value = next_value;
+                next_value += 1;
+                let got = ring.try_push(value);
+                let want = if oracle.len() < N {
+                    oracle.push_back(value);
+                    coverage.pushed += 1;
+                    Ok(())
+                } else {
+                    coverage.full += 1;
+                    Err(PushError::Full(value))
+                };
+                (got == want)
+                    .then_some(())
+                    .ok_or(format!("try_push({value}) = {got:?}, oracle {want:?}"))
+            } else {
+                let got = ring.try_pop();
+                let want = oracle.pop_front().ok_or(PopError::Empty);
+                coverage.empty += usize::from(want.is_err());
+                (got == want)
+                    .then_some(())
+                    .ok_or(format!("try_pop() = {got:?}, oracle {want:?}"))
+            }
+        } else if roll < 88 {
+            let (got, want) = (ring.len(), oracle.len());
+            (got == want)
+                .then_some(())
+                .ok_or(format!("len() = {got}, oracle {want}"))
+        } else if roll < 94 {
+            let (got, want) = (ring.is_full(), oracle.len() == N);
+            (got == want)
+                .then_some(())
+                .ok_or(format!("is_full() = {got}, oracle {want}"))
+        } else {
+            let (got, want) = (ring.is_empty(), oracle.is_empty());
+            (got == want)
+                .then_some(())
+                .ok_or(format!("is_empty() = {got}, oracle {want}"))
+        };
+        what.map_err(|mismatch| format!("step {step}: {mismatch}"))?;
+    }
+    // The final drain must match too.
+    while let Some(want) = oracle.pop_front() {
+        let got = ring.try_pop();
+        if got != Ok(want) {
+            return Err(format!(
+                "final drain: try_pop() = {got:?}, oracle Ok({want})"
+            ));
+        }
+    }
+    if ring.try_pop() != Err(PopError::Empty) || !ring.is_empty() {
+        return Err("final drain: ring not empty after the oracle".into());
+    }
+    Ok(coverage)
+}
+
+/// What a sequence exercised, so the test can check that it reaches the
+/// interesting states at all.
+#[derive(Debug, Default)]
+struct Coverage {
+    pushed: usize,
+    full: usize,
+    empty: usize,
+}
+
+/// Seeds to run: one replayed seed, or `cases` consecutive ones.
+fn seeds() -> Vec<u64> {
+    if let Some(seed) = env_u64("TASKRING_ORACLE_SEED") {
+        return vec![seed];
+    }
+    let default = if cfg!(miri) { 2 } else { 48 };
+    let cases = env_u64("TASKRING_ORACLE_CASES").unwrap_or(default);
+    (0..cases).collect()
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    let value = std::env::var(name).ok()?;
+    Some(
+        value
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} must be an unsigned integer, got {value:?}")),
+    )
+}
+
+fn check<const N: usize>() {
+    let mut total = Coverage::default();
+    for seed in seeds() {
+        for start in [Start::Fresh, Start::NearWrap(1), Start::NearWrap(2)] {
+            match run_case::<N>(seed, start) {
+                Ok(coverage) => {
+                    // Every sequence pushes more than two laps' worth, so
+                    // the near-wrap starts cross the counter wrap.
+                    assert!(
+                        coverage.pushed > 2 * N,
+                        "seed {seed}, N = {N}: only {} pushes, the wrap is not reached",
+                        coverage.pushed
+                    );
+                    total.full += coverage.full;
+                    total.empty += coverage.empty;
+                }
+                Err(mismatch) => panic!(
+                    "oracle mismatch for N = {N}, start = {start:?}, seed = {seed} \
+                     (replay with TASKRING_ORACLE_SEED={seed}): {mismatch}"
+                ),
+            }
+        }
+    }
+    assert!(
+        total.full > 0 && total.empty > 0,
+        "the sequences never reached full and empty: {total:?}"
+    );
+}
+
+macro_rules! oracle_tests {
+    ($($name:ident: $n:expr,)*) => {$(
+        #[test]
+        fn $name() {
+            check::<$n>();
+        }
+    )*};
+}
+
+oracle_tests! {
+    oracle_n1: 1,
+    oracle_n2: 2,
+    oracle_n3: 3,
+    oracle_n5: 5,
+    oracle_n6: 6,
+    oracle_n7: 7,
+    oracle_n8: 8,
+    oracle_n255: 255,
+    oracle_n256: 256,
+    oracle_n257: 257,
+}
+
+#[test]
+fn generator_is_deterministic_and_varied() {
+    // The same seed replays the same sequence, and different seeds differ:
+    // otherwise printing the seed would not help and all cases would be one.
+    let first: Vec<u64> = (0..8)
+        .map({
+            let mut rng = XorShift::new(7);
+            move |_| rng.next()
+        })
+        .collect();
+    let again: Vec<u64> = (0..8)
+        .map({
+            let mut rng = XorShift::new(7);
+            move |_| rng.next()
+        })
+        .collect();
+    let other: Vec<u64> = (0..8)
+        .map({
+            let mut rng = XorShift::new(8);
+            move |_| rng.next()
+        })
+        .collect();
+    assert_eq!(first, again);
+    assert_ne!(first, other);
+    let mut rng = XorShift::new(0);
+    let mut seen = [false; 3];
+    for _ in 0..64 {
+        seen[rng.below(3) as usize] = true;
+    }
+    assert_eq!(seen, [true; 3]);
+}
