@@ -86,30 +86,30 @@ fn run_case<const N: usize>(seed: u64, start: Start) -> Result<Coverage, String>
                 };
                 (got == want)
                     .then_some(())
-                    .ok_or(format!("try_push({value}) = {got:?}, oracle {want:?}"))
+                    .ok_or_else(|| format!("try_push({value}) = {got:?}, oracle {want:?}"))
             } else {
                 let got = ring.try_pop();
                 let want = oracle.pop_front().ok_or(PopError::Empty);
                 coverage.empty += usize::from(want.is_err());
                 (got == want)
                     .then_some(())
-                    .ok_or(format!("try_pop() = {got:?}, oracle {want:?}"))
+                    .ok_or_else(|| format!("try_pop() = {got:?}, oracle {want:?}"))
             }
         } else if roll < 88 {
             let (got, want) = (ring.len(), oracle.len());
             (got == want)
                 .then_some(())
-                .ok_or(format!("len() = {got}, oracle {want}"))
+                .ok_or_else(|| format!("len() = {got}, oracle {want}"))
         } else if roll < 94 {
             let (got, want) = (ring.is_full(), oracle.len() == N);
             (got == want)
                 .then_some(())
-                .ok_or(format!("is_full() = {got}, oracle {want}"))
+                .ok_or_else(|| format!("is_full() = {got}, oracle {want}"))
         } else {
             let (got, want) = (ring.is_empty(), oracle.is_empty());
             (got == want)
                 .then_some(())
-                .ok_or(format!("is_empty() = {got}, oracle {want}"))
+                .ok_or_else(|| format!("is_empty() = {got}, oracle {want}"))
         };
         what.map_err(|mismatch| format!("step {step}: {mismatch}"))?;
     }
