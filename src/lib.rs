@@ -35,9 +35,14 @@ mod loom;
 pub mod pool;
 pub mod ring;
 mod slot;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod thread_pool;
 
 #[cfg(feature = "std")]
 pub use crate::pool::job::StdClock;
+#[cfg(feature = "std")]
+pub use crate::thread_pool::ThreadPool;
 pub use crate::{
     error::{ConfigError, PopError, PushError, StopError, SubmitError, WorkerError},
     pool::{

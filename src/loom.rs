@@ -50,6 +50,30 @@ macro_rules! repeat {
 }
 pub(crate) use repeat;
 
+/// Threads, parking, locks and shared ownership for the std thread pool.
+#[cfg(all(feature = "std", not(loom)))]
+pub(crate) mod sync {
+    pub(crate) use alloc::sync::Arc;
+    pub(crate) use std::{
+        sync::{Condvar, Mutex, MutexGuard},
+        thread::{current, park, Builder, JoinHandle, Thread},
+    };
+}
+/// Threads, parking, locks and shared ownership for the std thread pool.
+#[cfg(all(feature = "std", loom))]
+pub(crate) mod sync {
+    pub(crate) use loom::{
+        sync::{Arc, Condvar, Mutex, MutexGuard},
+        thread::{current, park, Builder, JoinHandle, Thread},
+    };
+}
+
+/// A lock for process-wide registries, `std`'s in both builds: it guards
+/// the wake-up table of `static` pools, and a `static` pool cannot exist
+/// under loom (no `const` constructors there).
+#[cfg(feature = "std")]
+pub(crate) use std::sync::Mutex as GlobalMutex;
+
 #[cfg(not(loom))]
 mod real {
     pub(crate) use core::sync::atomic::{fence, AtomicUsize, Ordering};

@@ -454,7 +454,14 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
             // SeqCst fence: pairs with the fences in `submit` and
             // `take_sleepers`; see the module docs.
             fence(Ordering::SeqCst);
-            if !self.has_work() {
+            // The `park` mutant skips the re-check, so a job published just
+            // before the announcement is never seen: a lost wake-up that the
+            // thread-pool loom models must catch.
+            #[cfg(not(taskring_mutant = "park"))]
+            let sleep = !self.has_work();
+            #[cfg(taskring_mutant = "park")]
+            let sleep = true;
+            if sleep {
                 idle.idle(index);
             }
             self.sleepers.fetch_and(!bit, Ordering::Relaxed);
@@ -613,6 +620,19 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
     /// Closes the ring: submits fail with `Stopped` from now on.
     pub(crate) fn close(&self) {
         self.ring.close();
+    }
+
+    /// True if the calling thread is running a job of this pool (detected
+    /// with the `std` feature only).
+    #[cfg(feature = "std")]
+    pub(crate) fn in_own_job(&self) -> bool {
+        own_job::is_running(self as *const Self as usize)
+    }
+
+    /// True if the pool was built with a [`Config::wake`] hook.
+    #[cfg(feature = "std")]
+    pub(crate) fn has_wake_hook(&self) -> bool {
+        self.config.wake.is_some()
     }
 
     /// Stops accepting jobs, runs every queued job, and returns once all
