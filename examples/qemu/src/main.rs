@@ -1,11 +1,13 @@
-//! A SysTick handler submits jobs into a `static` queue while `main`
-//! drains it and sleeps with WFI between ticks.
+//! A SysTick handler submits jobs into a `static` [`Pool`] with
+//! `try_submit` while `main` drains it with `run_pending` and sleeps with
+//! WFI between ticks.
 //!
 //! The same source runs on a Cortex-M3 (`thumbv7m-none-eabi`, QEMU
 //! `lm3s6965evb`, the CAS backend) and on a Cortex-M0 (`thumbv6m-none-eabi`,
 //! QEMU `microbit`, the critical-section backend). It checks an
 //! order-sensitive checksum of every job that ran against every job that
-//! was accepted, prints a summary over semihosting and exits 0 on success.
+//! was accepted, cross-checks the pool's own statistics, prints a summary
+//! over semihosting and exits 0 on success.
 #![no_std]
 #![no_main]
 
@@ -15,9 +17,9 @@ use cortex_m::{asm, peripheral::syst::SystClkSource};
 use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::{debug, hprintln};
 use panic_semihosting as _;
-use taskring::{PushError, Ring};
+use taskring::{Job, Pool, SubmitError};
 
-/// Queue capacity.
+/// Queue capacity of the pool.
 const N: usize = 16;
 /// Ticks that submit jobs; later ticks only wake `main`.
 const SUBMIT_TICKS: u32 = 300;
@@ -44,11 +46,9 @@ static ACCEPTED_SUM: AtomicU32 = AtomicU32::new(CHECKSUM_SEED);
 /// Submissions refused (written by the handler).
 static FULL: AtomicU32 = AtomicU32::new(0);
 static BUSY: AtomicU32 = AtomicU32::new(0);
-/// Highest queue length seen after a submit (written by the handler).
-static HIGH_WATER: AtomicU32 = AtomicU32::new(0);
-/// True while `main` is inside a queue operation (written by `main`).
-static IN_QUEUE: AtomicBool = AtomicBool::new(false);
-/// Ticks that arrived while `main` was inside a queue operation (written
+/// True while `main` is inside a pool operation (written by `main`).
+static IN_POOL: AtomicBool = AtomicBool::new(false);
+/// Ticks that arrived while `main` was inside a pool operation (written
 /// by the handler).
 static INTERRUPTED_INSIDE: AtomicU32 = AtomicU32::new(0);
 /// Jobs run, and the checksum of their values in run order (written by the
@@ -82,7 +82,9 @@ impl Work {
             Work::Invert(v) => !v,
         }
     }
+}
 
+impl Job for Work {
     fn run(self) {
         // Some work, so that ticks land while `main` is draining.
         asm::delay(JOB_CYCLES);
@@ -94,7 +96,8 @@ impl Work {
     }
 }
 
-static QUEUE: Ring<Work, N> = Ring::new();
+/// No worker threads (`W = 0`): `main` drains with `run_pending`.
+static POOL: Pool<Work, N, 0> = Pool::new();
 
 #[entry]
 fn main() -> ! {
@@ -106,23 +109,14 @@ fn main() -> ! {
     cp.SYST.enable_interrupt();
 
     loop {
-        IN_QUEUE.store(true, Ordering::Relaxed);
-        // Keep the flag's stores on their side of the queue operations.
+        IN_POOL.store(true, Ordering::Relaxed);
+        // Keep the flag's stores on their side of the pool operation.
         compiler_fence(Ordering::SeqCst);
-        let mut ran = 0;
-        while ran < DRAIN_BATCH {
-            match QUEUE.try_pop() {
-                Ok(job) => {
-                    job.run();
-                    ran += 1;
-                }
-                Err(_) => break,
-            }
-        }
+        let ran = POOL.run_pending(DRAIN_BATCH);
         compiler_fence(Ordering::SeqCst);
-        IN_QUEUE.store(false, Ordering::Relaxed);
+        IN_POOL.store(false, Ordering::Relaxed);
         if ran == 0 {
-            if TICKS.load(Ordering::Relaxed) > SUBMIT_TICKS && QUEUE.is_empty() {
+            if TICKS.load(Ordering::Relaxed) > SUBMIT_TICKS && POOL.queued() == 0 {
                 break;
             }
             // Sleep until the next tick. A tick between the check and the
@@ -140,23 +134,38 @@ fn main() -> ! {
     let load = |c: &AtomicU32| c.load(Ordering::Relaxed);
     let (ran, accepted) = (load(&RAN), load(&ACCEPTED));
     let (ran_sum, accepted_sum) = (load(&RAN_SUM), load(&ACCEPTED_SUM));
+    let (full, busy) = (load(&FULL), load(&BUSY));
     let interrupted = load(&INTERRUPTED_INSIDE);
+    let stats = POOL.stats();
     hprintln!(
         "taskring qemu ({}): jobs run={} accepted={} rejected full={} busy={} \
-         high-water={}/{} ticks={} interrupted-inside-queue={} checksum={:#010x} expected={:#010x}",
+         high-water={}/{} ticks={} interrupted-inside-pool={} checksum={:#010x} expected={:#010x}",
         core,
         ran,
         accepted,
-        load(&FULL),
-        load(&BUSY),
-        load(&HIGH_WATER),
+        full,
+        busy,
+        stats.high_water,
         N,
         load(&TICKS),
         interrupted,
         ran_sum,
         accepted_sum,
     );
-    let ok = ran == accepted && ran_sum == accepted_sum && load(&FULL) > 0 && interrupted > 0;
+    // The pool's statistics must agree with what the firmware counted.
+    let as_usize = |v: u32| v as usize;
+    let stats_agree = stats.completed == as_usize(ran)
+        && stats.submitted == as_usize(accepted)
+        && stats.full == as_usize(full)
+        && stats.busy == as_usize(busy)
+        && stats.rejected == as_usize(full + busy)
+        && stats.queued == 0
+        && stats.high_water == N;
+    let ok =
+        ran == accepted && ran_sum == accepted_sum && stats_agree && full > 0 && interrupted > 0;
+    if !stats_agree {
+        hprintln!("pool stats disagree: {:?}", stats);
+    }
     hprintln!("{}", if ok { "PASS" } else { "FAIL" });
     debug::exit(if ok {
         debug::EXIT_SUCCESS
@@ -172,13 +181,17 @@ fn main() -> ! {
 fn SysTick() {
     bump(&TICKS);
     let tick = TICKS.load(Ordering::Relaxed);
-    if IN_QUEUE.load(Ordering::Relaxed) {
+    if IN_POOL.load(Ordering::Relaxed) {
         bump(&INTERRUPTED_INSIDE);
     }
     if tick > SUBMIT_TICKS {
         return;
     }
-    let jobs = if tick.is_multiple_of(BURST_EVERY) { BURST } else { 1 };
+    let jobs = if tick.is_multiple_of(BURST_EVERY) {
+        BURST
+    } else {
+        1
+    };
     for i in 0..jobs {
         let value = tick << 8 | i;
         let job = if value & 1 == 0 {
@@ -187,18 +200,15 @@ fn SysTick() {
             Work::Invert(value)
         };
         let contribution = job.value();
-        match QUEUE.try_push(job) {
+        match POOL.try_submit(job) {
             Ok(()) => {
                 bump(&ACCEPTED);
                 let sum = fold(ACCEPTED_SUM.load(Ordering::Relaxed), contribution);
                 ACCEPTED_SUM.store(sum, Ordering::Relaxed);
             }
-            Err(PushError::Full(_)) => bump(&FULL),
-            Err(PushError::Busy(_)) => bump(&BUSY),
+            Err(SubmitError::Full(_)) => bump(&FULL),
+            Err(SubmitError::Busy(_)) => bump(&BUSY),
+            Err(SubmitError::Stopped(_)) => panic!("the pool is never stopped"),
         }
-    }
-    let len = QUEUE.len() as u32;
-    if len > HIGH_WATER.load(Ordering::Relaxed) {
-        HIGH_WATER.store(len, Ordering::Relaxed);
     }
 }
