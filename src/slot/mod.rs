@@ -68,10 +68,12 @@ impl<T> Slot<T> {
     #[inline(always)]
     pub(crate) unsafe fn read(&self) -> T {
         self.value.with(|ptr| {
-            // SAFETY: The caller guarantees that the value is initialized and
-            // that nobody else touches it until the slot is freed, so this
-            // read moves it out exactly once. `ptr` is valid and aligned.
-            unsafe { ptr.read().assume_init() }
+            // SAFETY: The caller guarantees that nobody else touches the
+            // value until the slot is freed, so this read moves it out
+            // exactly once. `ptr` is valid and aligned.
+            let value = unsafe { ptr.read() };
+            // SAFETY: The caller guarantees that the value is initialized.
+            unsafe { value.assume_init() }
         })
     }
 }
