@@ -4,13 +4,23 @@
 
 use ::defmt::{write, Format, Formatter};
 
-use crate::error::PushError;
+use crate::error::{PushError, SubmitError};
 
 impl<T> Format for PushError<T> {
     fn format(&self, f: Formatter<'_>) {
         match self {
             Self::Full(_) => write!(f, "Full(..)"),
             Self::Busy(_) => write!(f, "Busy(..)"),
+        }
+    }
+}
+
+impl<J> Format for SubmitError<J> {
+    fn format(&self, f: Formatter<'_>) {
+        match self {
+            Self::Full(_) => write!(f, "Full(..)"),
+            Self::Busy(_) => write!(f, "Busy(..)"),
+            Self::Stopped(_) => write!(f, "Stopped(..)"),
         }
     }
 }
