@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Embedded checks: library builds for the four MCU targets with each feature
 # set that makes sense there (and the no-CAS compile error as a negative
-# test), clippy on thumbv7em, the host test suite with the critical-section
-# backend forced, and the QEMU firmware on Cortex-M3 and Cortex-M0.
+# test), clippy on thumbv7em and thumbv6m, the host test suite with the
+# critical-section backend forced, the flash footprint table, and the QEMU
+# firmware on Cortex-M3 and Cortex-M0.
 #
 # Usage: bash scripts/embedded.sh
 # Exits non-zero when any step fails. Prints each step's name and time.
@@ -106,6 +107,11 @@ step "host tests, critical-section backend forced" \
     env RUSTFLAGS="--cfg taskring_force_cs" RUSTDOCFLAGS="--cfg taskring_force_cs" \
     cargo test --quiet --features std,critical-section --target-dir "$CS_TARGET_DIR" \
     -- --skip stalled_
+
+# --- Footprint -----------------------------------------------------------------
+
+# Prints the flash table and fails on software division in thumbv6m push/pop.
+step "footprint (scripts/footprint.sh)" bash "$ROOT/scripts/footprint.sh"
 
 # --- QEMU firmware -----------------------------------------------------------
 
