@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# Runs taskring's whole test suite (Tier 0 of TESTING.md §5), one stage at a
+# time, failing fast on the first failing stage.
+#
+#   ./scripts/test.sh                    # every stage
+#   TASKRING_SKIP="miri tsan" ./scripts/test.sh   # local runs only: skip stages
+#   ./scripts/test.sh loom mutants       # only the named stages
+#
+# Each stage prints its name and wall time; a summary table and a final
+# PASS/FAIL line close the run. The script installs what it needs (targets,
+# nightly components, Miri's sysroot) idempotently. A tool that cannot be
+# installed is reported as `SKIP: <tool>: <reason>`, never passed silently.
+# With CI=true, TASKRING_SKIP is ignored and every stage runs.
+#
+# To add a stage, write a `stage_<name>` function and append `<name>` to
+# STAGES. To add a mutant, append its `taskring_mutant` value to MUTANTS.
+
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+
+# === Configuration ===
+
+# Stages in the order they run.
+STAGES=(
+    fmt
+    loom_facade
+    clippy
+    doc
+    test_debug
+    test_release
+    embedded
+    loom
+    mutants
+    miri
+    tsan
+)
+
+# Values of `--cfg taskring_mutant`. The loom suite must fail on each, for a
+# semantic reason.
+MUTANTS=(publish)
+
+# Feature sets that clippy checks with `--all-targets`; "none" means
+# `--no-default-features`.
+CLIPPY_FEATURE_SETS=("" std none)
+
+EMBEDDED_TARGETS=(thumbv7em-none-eabihf)
+
+# loom's bounds for Tier 0 (TESTING.md L11). Never LOOM_MAX_DURATION or
+# LOOM_MAX_PERMUTATIONS: they stop exploring and report success.
+export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
+export LOOM_MAX_BRANCHES="${LOOM_MAX_BRANCHES:-10000}"
+LOOM_FLAGS="--cfg loom -C debug-assertions"
+# A loom run that takes longer than this has a model that is too big.
+LOOM_TIMEOUT_S="${TASKRING_LOOM_TIMEOUT_S:-900}"
+
+MIRIFLAGS_TIER0="-Zmiri-strict-provenance -Zmiri-symbolic-alignment-check -Zmiri-disable-isolation -Zmiri-many-seeds=0..4"
+
+# Failure messages that show a mutant was caught for a semantic reason: a
+# loom causality or leak report, or a failed assertion or panic in our own
+# code. A build error, a timeout or loom's branch limit matches none.
+SEMANTIC_FAILURE='Causality violation|Allocation leaked|Arc leaked|assertion .*failed|assertion failed|panicked at (\./)?(src|tests|loom-tests)/'
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export CARGO_INCREMENTAL=0
+
+HOST_TARGET=x86_64-unknown-linux-gnu
+
+# === Helpers ===
+
+say() { printf '%s\n' "$*"; }
+
+# Prints a command, then runs it.
+run() {
+    say "+ $*"
+    "$@"
+}
+
+# Ends the current stage as skipped: `skip <tool> <reason>`.
+skip() {
+    say "SKIP: $1: $2"
+    exit 99
+}
+
+# True if `cargo +nightly` works, installing nothing.
+have_nightly() {
+    cargo +nightly --version >/dev/null 2>&1
+}
+
+# Installs nightly components idempotently: `nightly_components <name>...`.
+nightly_components() {
+    if ! have_nightly; then
+        rustup toolchain install nightly --profile minimal --component "$(
+            IFS=,
+            echo "$*"
+        )" </dev/null || return 1
+    fi
+    rustup +nightly component add "$@" </dev/null
+}
+
+# === Stages ===
+#
+# Each runs in its own subshell with `set -euo pipefail`: any failing command
+# fails the stage. Exit status 99 (from `skip`) marks it skipped.
+
+stage_fmt() {
+    rustup component add rustfmt </dev/null >/dev/null 2>&1 || true
+    run cargo fmt --all --check
+}
+
+# Only the facade may mention `cfg(loom)` under src/ (STYLE.md rule 1).
+stage_loom_facade() {
+    local offenders
+    offenders=$(grep -rnP --include='*.rs' 'cfg(_attr)?!?\s*\(.*(?<![:\w])loom\b' src |
+        grep -v '^src/loom.rs:' || true)
+    if [[ -n "$offenders" ]]; then
+        say "These files mention cfg(loom) outside src/loom.rs:"
+        say "$offenders"
+        return 1
+    fi
+    say "Only src/loom.rs mentions cfg(loom)."
+}
+
+stage_clippy() {
+    rustup component add clippy </dev/null >/dev/null 2>&1 || true
+    local features
+    for features in "${CLIPPY_FEATURE_SETS[@]}"; do
+        if [[ "$features" == none ]]; then
+            run cargo clippy --all-targets --no-default-features -- -D warnings
+        else
+            run cargo clippy --all-targets --features "$features" -- -D warnings
+        fi
+    done
+}
+
+stage_doc() {
+    RUSTDOCFLAGS="-D warnings" run cargo doc --no-deps --features std
+}
+
+# Debug builds: overflow checks catch wrap-around bugs.
+stage_test_debug() {
+    run cargo test --features std
+    run cargo test --no-default-features
+}
+
+stage_test_release() {
+    run cargo test --release --features std
+}
+
+stage_embedded() {
+    local target
+    for target in "${EMBEDDED_TARGETS[@]}"; do
+        rustup target add "$target" </dev/null ||
+            skip "target $target" "rustup could not install it"
+        run cargo build --target "$target" --no-default-features
+    done
+}
+
+# Runs the loom suite with extra RUSTFLAGS in its own target dir:
+# `loom_suite <target dir> <extra rustflags> [cargo test args...]`.
+loom_suite() {
+    local dir=$1 flags=$2
+    shift 2
+    CARGO_TARGET_DIR="$ROOT/target/$dir" RUSTFLAGS="$LOOM_FLAGS $flags" \
+        run timeout "$LOOM_TIMEOUT_S" cargo test --release --features std --test loom "$@"
+}
+
+stage_loom() {
+    say "LOOM_MAX_PREEMPTIONS=$LOOM_MAX_PREEMPTIONS LOOM_MAX_BRANCHES=$LOOM_MAX_BRANCHES"
+    loom_suite loom "" -- --test-threads=2
+}
+
+# Each mutant must build, and the loom suite must then fail on it for a
+# semantic reason (TESTING.md L5).
+stage_mutants() {
+    local mutant flags log rc
+    for mutant in "${MUTANTS[@]}"; do
+        flags="--cfg taskring_mutant=\"$mutant\""
+        say "--- mutant $mutant"
+        loom_suite mutant "$flags" --no-run || {
+            say "FAIL: mutant $mutant does not build"
+            return 1
+        }
+        log="$ROOT/target/mutant/$mutant.log"
+        rc=0
+        loom_suite mutant "$flags" -- --test-threads=2 >"$log" 2>&1 || rc=$?
+        if [[ $rc -eq 0 ]]; then
+            say "FAIL: mutant $mutant survived the loom suite (log: $log)"
+            return 1
+        fi
+        if [[ $rc -eq 124 ]]; then
+            say "FAIL: the loom suite timed out on mutant $mutant (log: $log)"
+            return 1
+        fi
+        if ! grep -qE "$SEMANTIC_FAILURE" "$log"; then
+            tail -n 40 "$log"
+            say "FAIL: mutant $mutant failed for a non-semantic reason (log: $log)"
+            return 1
+        fi
+        say "Mutant $mutant caught by:"
+        grep -E '^test .* FAILED$' "$log" | sed 's/^test /  /; s/ \.\.\. FAILED$//' || true
+        say "First report: $(grep -oE "$SEMANTIC_FAILURE" "$log" | head -n 1)"
+    done
+}
+
+stage_miri() {
+    nightly_components miri rust-src ||
+        skip miri "rustup could not install nightly miri and rust-src"
+    run cargo +nightly miri setup </dev/null ||
+        skip miri "cargo miri setup failed (std's dependencies come from crates.io)"
+    # Doc tests are skipped: each is a separate interpreter start.
+    CARGO_TARGET_DIR="$ROOT/target/miri" MIRIFLAGS="$MIRIFLAGS_TIER0" \
+        run cargo +nightly miri test --features std --lib --tests
+}
+
+# Zero suppressions; TSan exits non-zero on a report even when the harness
+# prints `test result: ok`.
+stage_tsan() {
+    nightly_components rust-src ||
+        skip tsan "rustup could not install nightly rust-src"
+    CARGO_TARGET_DIR="$ROOT/target/tsan" RUSTFLAGS="-Zsanitizer=thread" \
+        RUSTDOCFLAGS="-Zsanitizer=thread" TSAN_OPTIONS="halt_on_error=1" \
+        run cargo +nightly test -Zbuild-std --target "$HOST_TARGET" --release \
+        --features std --lib --tests -- --test-threads=1
+}
+
+# === Driver ===
+
+declare -a RESULTS=()
+START=$SECONDS
+
+summary() {
+    say ""
+    say "=== Summary ==="
+    printf '%-14s %-6s %8s\n' stage result seconds
+    local row
+    for row in "${RESULTS[@]}"; do
+        # shellcheck disable=SC2086 # Rows are "name result seconds".
+        printf '%-14s %-6s %8s\n' $row
+    done
+    printf '%-14s %-6s %8s\n' total "" $((SECONDS - START))
+}
+
+main() {
+    local stages=("${STAGES[@]}") skipped=" ${TASKRING_SKIP:-} " name rc began took
+    if [[ $# -gt 0 ]]; then
+        stages=("$@")
+    fi
+    if [[ "${CI:-}" == true && -n "${TASKRING_SKIP:-}" ]]; then
+        say "CI=true: ignoring TASKRING_SKIP=\"$TASKRING_SKIP\"; every stage runs."
+        skipped="  "
+    fi
+    for name in "${stages[@]}"; do
+        if ! declare -F "stage_$name" >/dev/null; then
+            say "FAIL: no stage named $name (stages: ${STAGES[*]})"
+            exit 2
+        fi
+    done
+
+    for name in "${stages[@]}"; do
+        if [[ "$skipped" == *" $name "* ]]; then
+            say "SKIP: $name: listed in TASKRING_SKIP"
+            RESULTS+=("$name SKIP 0")
+            continue
+        fi
+        say ""
+        say "=== Stage $name ==="
+        began=$SECONDS
+        set +e
+        (
+            set -euo pipefail
+            "stage_$name"
+        )
+        rc=$?
+        set -e
+        took=$((SECONDS - began))
+        if [[ $rc -eq 99 ]]; then
+            say "=== Stage $name: SKIP (${took}s)"
+            RESULTS+=("$name SKIP $took")
+        elif [[ $rc -ne 0 ]]; then
+            say "=== Stage $name: FAIL, exit status $rc (${took}s)"
+            RESULTS+=("$name FAIL $took")
+            summary
+            say ""
+            say "FAIL: stage $name failed; later stages did not run."
+            exit 1
+        else
+            say "=== Stage $name: ok (${took}s)"
+            RESULTS+=("$name ok $took")
+        fi
+    done
+
+    summary
+    say ""
+    if printf '%s\n' "${RESULTS[@]}" | grep -q ' SKIP '; then
+        say "PASS (with skipped stages; see SKIP lines above)"
+    else
+        say "PASS: all stages passed"
+    fi
+}
+
+main "$@"
