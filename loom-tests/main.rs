@@ -26,7 +26,9 @@
 // Each model module uses only some of the helpers.
 #![allow(dead_code)]
 
+mod pool;
 mod ring;
+mod thread_pool;
 
 #[cfg(loom)]
 pub(crate) use loom::{sync::Arc, thread};

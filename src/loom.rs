@@ -50,6 +50,13 @@ macro_rules! repeat {
 }
 pub(crate) use repeat;
 
+#[cfg(all(feature = "std", loom))]
+pub(crate) use loom::thread_local;
+/// Thread-locals: loom runs every modelled thread on one OS thread, so the
+/// models need loom's own.
+#[cfg(all(feature = "std", not(loom)))]
+pub(crate) use std::thread_local;
+
 /// Threads, parking, locks and shared ownership for the std thread pool.
 #[cfg(all(feature = "std", not(loom)))]
 pub(crate) mod sync {
@@ -67,6 +74,17 @@ pub(crate) mod sync {
         thread::{current, park, Builder, JoinHandle, Thread},
     };
 }
+
+/// The clock of the std thread pool: `std::time::Instant`, except under
+/// loom, where time would make the explored executions differ (the pool
+/// branches on queue waits), so the models run without lag metrics.
+#[cfg(all(feature = "std", not(loom)))]
+pub(crate) type PoolClock = crate::StdClock;
+/// The clock of the std thread pool: `std::time::Instant`, except under
+/// loom, where time would make the explored executions differ (the pool
+/// branches on queue waits), so the models run without lag metrics.
+#[cfg(all(feature = "std", loom))]
+pub(crate) type PoolClock = crate::NoClock;
 
 /// A lock for process-wide registries, `std`'s in both builds: it guards
 /// the wake-up table of `static` pools, and a `static` pool cannot exist

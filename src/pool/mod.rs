@@ -841,8 +841,8 @@ impl<J, const N: usize, const W: usize, C: Clock> fmt::Debug for Pool<J, N, W, C
 /// thread-locals, so only with `std`.
 mod own_job {
     #[cfg(feature = "std")]
-    std::thread_local! {
-        static CURRENT: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    crate::loom::thread_local! {
+        static CURRENT: core::cell::Cell<usize> = core::cell::Cell::new(0);
     }
 
     /// Runs `f` marked as a job of the pool at address `pool`.

@@ -4,7 +4,10 @@
 //!
 //! Compiled only with the hidden `__test_hooks` feature. Not public API.
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::{
+    ptr,
+    sync::atomic::{AtomicPtr, Ordering},
+};
 
 /// A point inside a ring operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,26 +24,30 @@ pub enum Event {
 /// A hook: the event and the address of the ring it happened on.
 pub type Hook = fn(Event, usize);
 
-/// The installed hook as a `usize` (0 = none). Not a loom atomic: the hooks
-/// are not part of the modelled algorithm.
-static HOOK: AtomicUsize = AtomicUsize::new(0);
+/// The installed hook as a pointer (null = none), which keeps the function
+/// pointer's provenance. Not a loom atomic: the hooks are not part of the
+/// modelled algorithm.
+static HOOK: AtomicPtr<()> = AtomicPtr::new(ptr::null_mut());
 
 /// Installs `hook` for every ring in the process, or removes it.
 pub fn set(hook: Option<Hook>) {
     // Release: pairs with the `Acquire` in `fire`, so the hook's own setup
     // is visible to the contexts that call it.
-    HOOK.store(hook.map_or(0, |f| f as usize), Ordering::Release);
+    HOOK.store(
+        hook.map_or(ptr::null_mut(), |f| f as *const () as *mut ()),
+        Ordering::Release,
+    );
 }
 
 /// Calls the installed hook, if any.
 pub(crate) fn fire(event: Event, ring: usize) {
     // Acquire: pairs with the `Release` in `set`.
     let raw = HOOK.load(Ordering::Acquire);
-    if raw != 0 {
-        // SAFETY: Non-zero values of `HOOK` are only ever stored by `set`,
+    if !raw.is_null() {
+        // SAFETY: Non-null values of `HOOK` are only ever stored by `set`,
         // from a valid `Hook` function pointer of exactly this type, and
         // function pointers live for the whole program.
-        let hook = unsafe { core::mem::transmute::<usize, Hook>(raw) };
+        let hook = unsafe { core::mem::transmute::<*mut (), Hook>(raw) };
         hook(event, ring);
     }
 }
