@@ -28,6 +28,9 @@
 
 mod pool;
 mod ring;
+// The thread pool exists only with `std`; the other models also run in
+// `--no-default-features` builds.
+#[cfg(feature = "std")]
 mod thread_pool;
 
 #[cfg(loom)]
