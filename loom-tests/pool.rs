@@ -191,12 +191,12 @@ fn submit_and_run_pending_vs_stop_wait_n2() {
 /// `Side::FirstSpawned`: both runners spawned, the submitter on main.
 /// `Side::SecondSpawned`: the submitter and one runner spawned, the other
 /// runner on main. Three threads either way.
-fn two_runners_vs_submit<const N: usize>(side: Side) {
+fn two_runners_vs_submit<const N: usize>(side: Side, runs: usize) {
     model(move || {
         let pool: Arc<Pool<Mark, N, 0>> = Arc::new(Pool::new());
         let ran = Arc::new(AtomicUsize::new(0));
         let run_some =
-            |pool: &Pool<Mark, N, 0>| (0..runs).map(|_| pool.run_pending(1)).sum::<usize>();
+            move |pool: &Pool<Mark, N, 0>| (0..runs).map(|_| pool.run_pending(1)).sum::<usize>();
         let spawn_runner = |pool: &Arc<Pool<Mark, N, 0>>| {
             let p = pool.clone();
             crate::thread::spawn(move || run_some(&p))
@@ -225,24 +225,26 @@ fn two_runners_vs_submit<const N: usize>(side: Side) {
     });
 }
 
+/// Each runner tries once: with N = 1 and two tries each, loom takes about
+/// a minute.
 #[test]
 fn two_run_pending_vs_submit_n1_runners_spawned() {
-    two_runners_vs_submit::<1>(Side::FirstSpawned);
+    two_runners_vs_submit::<1>(Side::FirstSpawned, 1);
 }
 
 #[test]
 fn two_run_pending_vs_submit_n1_submitter_spawned() {
-    two_runners_vs_submit::<1>(Side::SecondSpawned);
+    two_runners_vs_submit::<1>(Side::SecondSpawned, 2);
 }
 
 #[test]
 fn two_run_pending_vs_submit_n2_runners_spawned() {
-    two_runners_vs_submit::<2>(Side::FirstSpawned);
+    two_runners_vs_submit::<2>(Side::FirstSpawned, 2);
 }
 
 #[test]
 fn two_run_pending_vs_submit_n2_submitter_spawned() {
-    two_runners_vs_submit::<2>(Side::SecondSpawned);
+    two_runners_vs_submit::<2>(Side::SecondSpawned, 2);
 }
 
 // === pause / resume ∥ worker ===
