@@ -11,10 +11,10 @@ use crate::{
     loom::{
         fence,
         sync::{park, Condvar, Mutex, MutexGuard, Thread},
-        AtomicUsize, Backoff, Ordering,
+        AtomicUsize, Backoff, Ordering, PoolClock,
     },
     pool::Outcome,
-    Idle, Job, OverloadEvent, Pool, StdClock, SubmitError,
+    Idle, Job, OverloadEvent, Pool, SubmitError,
 };
 
 /// What the ring holds: the job and, for `submit_wait`, the signal to
@@ -57,7 +57,7 @@ pub(crate) struct Settings {
 
 /// Everything the pool's handle and its worker threads share.
 pub(crate) struct Shared<J, const N: usize, const W: usize> {
-    pub(crate) pool: Pool<Envelope<J>, N, W, StdClock>,
+    pub(crate) pool: Pool<Envelope<J>, N, W, PoolClock>,
     /// Worker `i`'s thread, registered by the thread itself before it
     /// first announces itself idle, so a submit that claims its sleeper
     /// bit always finds it here (see [`Shared::wake`]).
@@ -71,7 +71,7 @@ pub(crate) struct Shared<J, const N: usize, const W: usize> {
 // === impl Shared ===
 
 impl<J: Job, const N: usize, const W: usize> Shared<J, N, W> {
-    pub(crate) fn new(pool: Pool<Envelope<J>, N, W, StdClock>, settings: Settings) -> Self {
+    pub(crate) fn new(pool: Pool<Envelope<J>, N, W, PoolClock>, settings: Settings) -> Self {
         Self {
             pool,
             threads: Mutex::new((0..W).map(|_| None).collect()),
