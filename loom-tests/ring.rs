@@ -460,10 +460,12 @@ fn p1c2_n2_consumers_spawned() {
 /// push comes after its own thread's successful pop, so at most `N - 1`
 /// items are held when any push looks, and `Full` would be a lie (`Busy`
 /// is allowed: the other pop may be mid-flight on the slot).
+///
+/// The consumer pops twice, so that it may also take the pushed item.
 fn pop_then_push() -> Scenario {
     Scenario::new(
         vec![Role::PopThenPush { id: 1, attempts: 2 }],
-        vec![consume(1, 2)],
+        vec![consume(2, 1)],
     )
 }
 
