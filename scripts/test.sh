@@ -53,7 +53,7 @@ export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
 export LOOM_MAX_BRANCHES="${LOOM_MAX_BRANCHES:-10000}"
 LOOM_FLAGS="--cfg loom -C debug-assertions"
 # A loom run that takes longer than this has a model that is too big.
-LOOM_TIMEOUT_S="${TASKRING_LOOM_TIMEOUT_S:-900}"
+LOOM_TIMEOUT_S="${TASKRING_LOOM_TIMEOUT_S:-600}"
 
 MIRIFLAGS_TIER0="-Zmiri-strict-provenance -Zmiri-symbolic-alignment-check -Zmiri-disable-isolation -Zmiri-many-seeds=0..4"
 
