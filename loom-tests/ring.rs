@@ -600,8 +600,8 @@ fn counter_wrap_n1_consumer_spawned() {
     laps().near_wrap(2).check::<1>(Side::SecondSpawned);
 }
 
-/// `__near_counter_wrap(1)` with a prefill, so the race straddles the
-/// wrap: the prefilled item sits in the last lap before it.
+/// Counters near the wrap with a prefill, so the race straddles the wrap:
+/// the prefilled item sits in the last lap before it.
 #[test]
 fn counter_wrap_n2_producer_spawned() {
     two_across_wrap().check::<2>(Side::FirstSpawned);
@@ -613,11 +613,11 @@ fn counter_wrap_n2_consumer_spawned() {
 }
 
 fn two_across_wrap() -> Scenario {
-    // The set-up's edge check takes the one lap, so the counters stand at
-    // the wrap; prefilled and raced items then cross it again a lap later
-    // only with warm laps, so use a ring that wraps during the race.
+    // Two laps before the wrap: the set-up's edge check uses one, the
+    // prefilled item takes index 0 of the last, and the race's two pushes
+    // take index 1 of the last lap and index 0 after the wrap.
     Scenario::new(vec![produce(&[1, 2], 2)], vec![consume(2, 2)])
-        .near_wrap(1)
+        .near_wrap(2)
         .prefill(1)
 }
 
