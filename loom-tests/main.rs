@@ -83,6 +83,28 @@ where
     }
 }
 
+/// Like [`model`], but always explores up to exactly `preemptions`
+/// preemptions, whatever `LOOM_MAX_PREEMPTIONS` says.
+///
+/// For small models whose bug needs a deeper bound than the suite's; say
+/// why at the call.
+pub(crate) fn model_at<F>(preemptions: usize, body: F)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    #[cfg(loom)]
+    {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(preemptions);
+        builder.check(body);
+    }
+    #[cfg(not(loom))]
+    {
+        let _ = preemptions;
+        body();
+    }
+}
+
 /// Which thread plays a scenario's first role.
 ///
 /// Loom explores a spawned thread whose first atomic operation is a load

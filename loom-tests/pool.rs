@@ -8,7 +8,7 @@
 
 use taskring::{Config, Job, Pool, Spin, SubmitError};
 
-use crate::{model, model_bounded, Arc, Item, Side};
+use crate::{model, model_at, Arc, Item, Side};
 
 #[cfg(loom)]
 use loom::sync::atomic::{AtomicUsize, Ordering};
@@ -360,8 +360,8 @@ fn wake_handshake(workers: usize) {
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let max_preemptions = if workers > 1 { 1 } else { usize::MAX };
-    model_bounded(max_preemptions, move || {
+    let preemptions = if workers > 1 { 1 } else { 3 };
+    model_at(preemptions, move || {
         let pool: Arc<Pool<WakeJob, 2, 2>> =
             Arc::new(Pool::with_config(Config::new().wake(wakers::wake)));
         let handles: Vec<_> = (0..workers)
@@ -385,9 +385,42 @@ fn wake_handshake(workers: usize) {
     });
 }
 
+/// The other orientation: the worker runs on main and parks there, and a
+/// spawned thread submits the job that must wake it.
+fn wake_handshake_worker_on_main() {
+    #[cfg(not(loom))]
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    #[cfg(not(loom))]
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Three preemptions: a wake lost by skipping the re-check (the `park`
+    // mutant) needs the submit to land between the worker's last look at
+    // the queue and its announcement, after two backoff yields. At two it
+    // goes unseen; at three the model takes 0.1 s.
+    model_at(3, || {
+        let pool: Arc<Pool<WakeJob, 2, 2>> =
+            Arc::new(Pool::with_config(Config::new().wake(wakers::wake)));
+        wakers::set(vec![crate::thread::current()]);
+        let p = pool.clone();
+        let submitter =
+            crate::thread::spawn(move || p.try_submit(WakeJob::Stop(p.clone())).is_ok());
+        let ran = pool.run_worker(0, &mut Park).unwrap();
+        assert!(submitter.join().unwrap());
+        assert_eq!(ran, 1);
+        assert_eq!(pool.queued(), 0);
+        wakers::set(Vec::new());
+    });
+}
+
 #[test]
 fn submit_wakes_an_idle_worker() {
     wake_handshake(1);
+}
+
+#[test]
+fn submit_wakes_an_idle_worker_on_main() {
+    wake_handshake_worker_on_main();
 }
 
 #[test]
