@@ -13,10 +13,10 @@ use taskring::{thread_pool::ThreadPool, Job, SubmitError};
 
 use crate::{model, Arc, Item, Side};
 
-#[cfg(loom)]
-use loom::sync::atomic::{AtomicUsize, Ordering};
 #[cfg(not(loom))]
 use core::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicUsize, Ordering};
 
 /// Sets bit `id` of a shared mask when it runs; the item inside is
 /// tracked for leaks.
@@ -51,14 +51,28 @@ fn run_as<T: Send + 'static>(side: Side, role: impl FnOnce() -> T + Send + 'stat
 
 // === submit → parked worker ===
 
+/// Yields `times` times. A worker backs off with one `yield_now` per step
+/// before it parks (twice under loom), and loom switches away from a
+/// yielding thread without spending a preemption; a submitter that yields
+/// as often lets the worker reach its last empty look and announcement
+/// right as the job arrives within the preemption bound.
+fn yields(times: usize) {
+    for _ in 0..times {
+        crate::thread::yield_now();
+    }
+}
+
 /// One worker, one `submit_wait`: the worker may be anywhere between its
 /// last empty look and `park` when the job arrives.
-fn submit_wakes_worker<const N: usize>(side: Side) {
+fn submit_wakes_worker<const N: usize>(side: Side, delay: usize) {
     model(move || {
         let pool: Arc<ThreadPool<Mark, N, 1>> = Arc::new(ThreadPool::new());
         let ran = Arc::new(AtomicUsize::new(0));
         let (p, r) = (pool.clone(), ran.clone());
-        let waited = run_as(side, move || p.submit_wait(mark(0, &r)).is_ok());
+        let waited = run_as(side, move || {
+            yields(delay);
+            p.submit_wait(mark(0, &r)).is_ok()
+        });
         assert!(waited, "submit_wait failed");
         // The worker ran it: `stop_wait` has not been called yet.
         assert_eq!(ran.load(Ordering::Relaxed), 0b1);
@@ -69,22 +83,32 @@ fn submit_wakes_worker<const N: usize>(side: Side) {
 
 #[test]
 fn submit_wakes_parked_worker_n1_submitter_on_main() {
-    submit_wakes_worker::<1>(Side::SecondSpawned);
+    submit_wakes_worker::<1>(Side::SecondSpawned, 0);
 }
 
 #[test]
 fn submit_wakes_parked_worker_n1_submitter_spawned() {
-    submit_wakes_worker::<1>(Side::FirstSpawned);
+    submit_wakes_worker::<1>(Side::FirstSpawned, 0);
 }
 
 #[test]
 fn submit_wakes_parked_worker_n2_submitter_on_main() {
-    submit_wakes_worker::<2>(Side::SecondSpawned);
+    submit_wakes_worker::<2>(Side::SecondSpawned, 0);
 }
 
 #[test]
 fn submit_wakes_parked_worker_n2_submitter_spawned() {
-    submit_wakes_worker::<2>(Side::FirstSpawned);
+    submit_wakes_worker::<2>(Side::FirstSpawned, 0);
+}
+
+#[test]
+fn submit_wakes_parked_worker_n1_yielding_submitter_on_main() {
+    submit_wakes_worker::<1>(Side::SecondSpawned, 2);
+}
+
+#[test]
+fn submit_wakes_parked_worker_n2_yielding_submitter_spawned() {
+    submit_wakes_worker::<2>(Side::FirstSpawned, 2);
 }
 
 /// Two workers, one `submit_wait`: the submit must claim and wake one of
@@ -93,20 +117,28 @@ fn submit_wakes_one_of_two_workers<const N: usize>() {
     model(move || {
         let pool: ThreadPool<Mark, N, 2> = ThreadPool::new();
         let ran = Arc::new(AtomicUsize::new(0));
+        yields(2);
         assert!(pool.submit_wait(mark(0, &ran)).is_ok());
         assert_eq!(ran.load(Ordering::Relaxed), 0b1);
+        // `stop` first keeps the shutdown short: nothing left to drain.
+        assert!(pool.stop().is_empty());
         drop(pool); // Joins both workers.
     });
 }
 
+// Three threads that each lock, park and unpark: P = 2 takes over ten
+// minutes on two cores. With the submitter yielding as often as a worker
+// backs off, a lost wake-up needs one preemption, so P = 1 still catches
+// the `park` mutant.
+
 #[test]
 fn submit_wakes_one_of_two_parked_workers_n1() {
-    submit_wakes_one_of_two_workers::<1>();
+    crate::model_bounded(1, submit_wakes_one_of_two_workers::<1>);
 }
 
 #[test]
 fn submit_wakes_one_of_two_parked_workers_n2() {
-    submit_wakes_one_of_two_workers::<2>();
+    crate::model_bounded(1, submit_wakes_one_of_two_workers::<2>);
 }
 
 // === freed slot → blocked submitter ===

@@ -1,0 +1,272 @@
+//! Catching up on a backlog of sessions with a worker pool.
+//!
+//! A backend fell behind on session processing: thousands of sessions were
+//! waiting. Each session needs a little CPU (parsing, scoring) and a short
+//! blocking wait (a disk or network round trip), so more workers than
+//! cores still pays. This example processes a synthetic backlog twice,
+//! with 1 worker and then with `--workers` workers, shows live progress on
+//! one line, and prints a summary of each run and the speed-up.
+//!
+//! ```sh
+//! cargo run --release --features std --example backlog
+//! cargo run --release --features std --example backlog -- --sessions 2000 --workers 16
+//! ```
+//!
+//! Flags: `--sessions N` (default 6000), `--workers W` (1 to 64, default
+//! 32), `--work-us U` (CPU per session in microseconds, default 100),
+//! `--wait-us U` (blocking wait per session, default 1000), `--quiet` (no
+//! progress line). Each run ends with one line starting `summary:`; the
+//! process exits with status 1 if any session was lost.
+
+use std::{
+    env,
+    hint::black_box,
+    io::Write,
+    process::ExitCode,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use taskring::{OverloadEvent, Task, ThreadPool};
+
+/// Queue capacity: submitters block (back-pressure) once this many
+/// sessions wait.
+const QUEUE: usize = 256;
+/// Most workers a run may use: the pool's `W` is a constant, and a run
+/// with fewer workers uses a pool of that size (see `run`).
+const MAX_WORKERS: usize = 64;
+
+struct Options {
+    sessions: usize,
+    workers: usize,
+    work: Duration,
+    wait: Duration,
+    quiet: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut options = Options {
+        sessions: 6000,
+        workers: 32,
+        work: Duration::from_micros(100),
+        wait: Duration::from_micros(1000),
+        quiet: false,
+    };
+    let mut args = env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = |name: &str| -> Result<u64, String> {
+            let text = args.next().ok_or(format!("{name} needs a value"))?;
+            text.parse()
+                .map_err(|_| format!("{name}: not a number: {text}"))
+        };
+        match flag.as_str() {
+            "--sessions" => options.sessions = value("--sessions")? as usize,
+            "--workers" => options.workers = value("--workers")? as usize,
+            "--work-us" => options.work = Duration::from_micros(value("--work-us")?),
+            "--wait-us" => options.wait = Duration::from_micros(value("--wait-us")?),
+            "--quiet" => options.quiet = true,
+            "-h" | "--help" => {
+                return Err("usage: backlog [--sessions N] [--workers W] [--work-us U] \
+                            [--wait-us U] [--quiet]"
+                    .into())
+            }
+            other => return Err(format!("unknown flag: {other} (try --help)")),
+        }
+    }
+    if !(1..=MAX_WORKERS).contains(&options.workers) {
+        return Err(format!("--workers must be 1 to {MAX_WORKERS}"));
+    }
+    Ok(options)
+}
+
+/// One session: `work` of CPU, then a blocking wait of `wait`.
+fn process_session(id: usize, work: Duration, wait: Duration) -> u64 {
+    let start = Instant::now();
+    let mut hash = id as u64 ^ 0x9E37_79B9_7F4A_7C15;
+    while start.elapsed() < work {
+        for _ in 0..64 {
+            hash = black_box(hash.rotate_left(5).wrapping_mul(0x100_0000_01B3) ^ 0xA5);
+        }
+    }
+    thread::sleep(wait);
+    hash
+}
+
+/// What every session job shares.
+struct Sessions {
+    work: Duration,
+    wait: Duration,
+    processed: AtomicUsize,
+    checksum: AtomicUsize,
+}
+
+/// What one run measured.
+struct Report {
+    workers: usize,
+    processed: usize,
+    elapsed: Duration,
+    high_water: usize,
+    max_lag: Duration,
+    panicked: usize,
+    overloads: usize,
+}
+
+/// Processes the backlog on a pool of `W` threads.
+fn run_with<const W: usize>(options: &Options, label: &str) -> Report {
+    let overloads = Arc::new(AtomicUsize::new(0));
+    let o = overloads.clone();
+    let pool: ThreadPool<Task, QUEUE, W> = ThreadPool::builder()
+        .name_prefix("session-")
+        .on_overload(QUEUE * 3 / 4, QUEUE / 4, move |event| {
+            if let OverloadEvent::Overloaded { .. } = event {
+                o.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .build()
+        .expect("start the workers");
+    // One `Arc` for everything a session needs, so the job is two words.
+    let shared = Arc::new(Sessions {
+        work: options.work,
+        wait: options.wait,
+        processed: AtomicUsize::new(0),
+        checksum: AtomicUsize::new(0),
+    });
+    let processed = &shared.processed;
+    let start = Instant::now();
+    let total = options.sessions;
+    let mut max_lag = Duration::ZERO;
+    let mut last_draw = Instant::now() - Duration::from_secs(1);
+    let mut draw = |pool: &ThreadPool<Task, QUEUE, W>, done: bool| {
+        let now = Instant::now();
+        if options.quiet || (!done && now - last_draw < Duration::from_millis(100)) {
+            return;
+        }
+        last_draw = now;
+        let stats = pool.stats();
+        let count = processed.load(Ordering::Relaxed);
+        let secs = start.elapsed().as_secs_f64().max(1e-9);
+        let rate = count as f64 / secs;
+        let eta = if rate > 0.0 {
+            format!("{:>5.1} s", (total - count) as f64 / rate)
+        } else {
+            String::from("    --")
+        };
+        let state = if pool.is_overloaded() {
+            "OVERLOADED"
+        } else {
+            "ok"
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r{label}: {count:>7}/{total} | queue {:>3}/{QUEUE} | {rate:>8.0} sessions/s | ETA {eta} | {state:<10}",
+            stats.queued
+        );
+        if done {
+            let _ = writeln!(err);
+        }
+        let _ = err.flush();
+    };
+    for id in 0..total {
+        let sessions = shared.clone();
+        pool.submit(Task::new(move || {
+            let hash = process_session(id, sessions.work, sessions.wait);
+            sessions
+                .checksum
+                .fetch_add(hash as usize & 1, Ordering::Relaxed);
+            sessions.processed.fetch_add(1, Ordering::Relaxed);
+        }))
+        .unwrap_or_else(|_| panic!("session {id} refused"));
+        max_lag = max_lag.max(Duration::from_nanos(pool.stats().lag));
+        draw(&pool, false);
+    }
+    // Everything is queued or done; show progress until the queue drains.
+    while processed.load(Ordering::Relaxed) + pool.stats().running < total && pool.queued() > 0 {
+        max_lag = max_lag.max(Duration::from_nanos(pool.stats().lag));
+        draw(&pool, false);
+        thread::sleep(Duration::from_millis(20));
+    }
+    pool.stop_wait().expect("stop_wait from the main thread");
+    let elapsed = start.elapsed();
+    draw(&pool, true);
+    let stats = pool.stats();
+    black_box(shared.checksum.load(Ordering::Relaxed));
+    Report {
+        workers: W,
+        processed: processed.load(Ordering::Relaxed),
+        elapsed,
+        high_water: stats.high_water,
+        max_lag: max_lag.max(Duration::from_nanos(stats.max_wait)),
+        panicked: stats.panicked,
+        overloads: overloads.load(Ordering::Relaxed),
+    }
+}
+
+/// Runs the backlog with `workers` threads. `W` is a const parameter, so
+/// the common sizes are listed; any other count rounds up to the next one.
+fn run(options: &Options, workers: usize, label: &str) -> Report {
+    match workers {
+        1 => run_with::<1>(options, label),
+        2 => run_with::<2>(options, label),
+        3..=4 => run_with::<4>(options, label),
+        5..=8 => run_with::<8>(options, label),
+        9..=16 => run_with::<16>(options, label),
+        17..=32 => run_with::<32>(options, label),
+        _ => run_with::<MAX_WORKERS>(options, label),
+    }
+}
+
+fn print_summary(options: &Options, report: &Report) {
+    let secs = report.elapsed.as_secs_f64();
+    println!(
+        "summary: sessions={} processed={} lost={} workers={} time_s={:.2} throughput_per_s={:.0} high_water={} max_lag_ms={:.1} panics={} overloads={}",
+        options.sessions,
+        report.processed,
+        options.sessions - report.processed.min(options.sessions),
+        report.workers,
+        secs,
+        report.processed as f64 / secs.max(1e-9),
+        report.high_water,
+        report.max_lag.as_secs_f64() * 1e3,
+        report.panicked,
+        report.overloads,
+    );
+}
+
+fn main() -> ExitCode {
+    let options = match parse_args() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    println!(
+        "backlog: {} sessions, {:?} CPU + {:?} wait each, queue of {QUEUE}",
+        options.sessions, options.work, options.wait
+    );
+    let one = run(&options, 1, "1 worker");
+    print_summary(&options, &one);
+    let label = format!("{} workers", options.workers);
+    let many = run(&options, options.workers, &label);
+    print_summary(&options, &many);
+    println!(
+        "speed-up: {:.1}x with {} workers ({:.2} s -> {:.2} s)",
+        one.elapsed.as_secs_f64() / many.elapsed.as_secs_f64().max(1e-9),
+        many.workers,
+        one.elapsed.as_secs_f64(),
+        many.elapsed.as_secs_f64()
+    );
+    let lost = [&one, &many]
+        .iter()
+        .any(|report| report.processed != options.sessions || report.panicked != 0);
+    if lost {
+        eprintln!("error: sessions were lost or panicked");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
