@@ -39,7 +39,7 @@ STAGES=(
 
 # Values of `--cfg taskring_mutant`. The loom suite must fail on each, for a
 # semantic reason.
-MUTANTS=(publish)
+MUTANTS=(publish park)
 
 # Feature sets that clippy checks with `--all-targets`; "none" means
 # `--no-default-features`.
@@ -58,9 +58,10 @@ LOOM_TIMEOUT_S="${TASKRING_LOOM_TIMEOUT_S:-600}"
 MIRIFLAGS_TIER0="-Zmiri-strict-provenance -Zmiri-symbolic-alignment-check -Zmiri-disable-isolation -Zmiri-many-seeds=0..4"
 
 # Failure messages that show a mutant was caught for a semantic reason: a
-# loom causality or leak report, or a failed assertion or panic in our own
-# code. A build error, a timeout or loom's branch limit matches none.
-SEMANTIC_FAILURE='Causality violation|Allocation leaked|Arc leaked|assertion .*failed|assertion failed|panicked at (\./)?(src|tests|loom-tests)/'
+# loom causality, leak or deadlock report (a lost wake-up leaves every
+# thread parked), or a failed assertion or panic in our own code. A build
+# error, a timeout or loom's branch limit matches none.
+SEMANTIC_FAILURE='Causality violation|Allocation leaked|Arc leaked|deadlock; threads =|assertion .*failed|assertion failed|panicked at (\./)?(src|tests|loom-tests)/'
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export CARGO_INCREMENTAL=0
