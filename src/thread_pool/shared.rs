@@ -179,7 +179,7 @@ impl<J: Job, const N: usize, const W: usize> Shared<J, N, W> {
     /// it left the queue: tells blocked submitters that a slot is free,
     /// runs the job with its panic caught, and reports to its waiter.
     pub(crate) fn exec(&self, envelope: Envelope<J>) -> Outcome {
-        self.room.slot_freed();
+        self.room.slot_freed(|| self.pool.queued() <= N / 2);
         self.check_overload();
         let Envelope { job, done } = envelope;
         // The job's captures are dropped inside `run`, so a panicking
@@ -324,14 +324,19 @@ impl Room {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Called by a worker right after each pop.
+    /// Called by a worker right after each pop. Wakes one waiting
+    /// submitter once `roomy()` (the queue is at most half full), so that a
+    /// woken submitter queues a batch of jobs per wake-up instead of one.
+    /// A queue above half full is still being drained by the workers, and
+    /// a later pop wakes the submitter; the last pop of a queue always
+    /// finds it roomy.
     #[inline]
-    pub(crate) fn slot_freed(&self) {
+    pub(crate) fn slot_freed(&self, roomy: impl FnOnce() -> bool) {
         // SeqCst fence: pairs with the fence in `wait` after a submitter
         // registers. Either its retry sees the slot our pop freed, or this
         // load sees it waiting.
         fence(Ordering::SeqCst);
-        if self.waiting.load(Ordering::Relaxed) != 0 {
+        if self.waiting.load(Ordering::Relaxed) != 0 && roomy() {
             drop(self.lock());
             self.cond.notify_one();
         }
