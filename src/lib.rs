@@ -2,6 +2,13 @@
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
+// The library imports from `core` and `alloc` where it can; tests and
+// examples, which always have `std`, are exempt.
+#![warn(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    clippy::alloc_instead_of_core
+)]
 
 #[cfg(any(test, feature = "std"))]
 extern crate std;

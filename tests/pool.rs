@@ -12,7 +12,7 @@ use std::{
 };
 
 use taskring::{
-    Clock, Config, ConfigError, Job, OverloadEvent, Pool, Ring, Spin, StopError, SubmitError, Task,
+    Clock, Config, ConfigError, Job, OverloadEvent, Pool, Ring, Spin, SubmitError, Task,
     WorkerError,
 };
 
@@ -232,7 +232,7 @@ fn job_calling_stop_on_its_own_pool_does_not_deadlock() {
 #[cfg(feature = "std")]
 static WAITING_POOL: Pool<Task, 4, 0> = Pool::new();
 #[cfg(feature = "std")]
-static FROM_OWN_JOB: Mutex<Option<Result<(), StopError>>> = Mutex::new(None);
+static FROM_OWN_JOB: Mutex<Option<Result<(), taskring::StopError>>> = Mutex::new(None);
 
 #[cfg(feature = "std")]
 #[test]
@@ -246,7 +246,7 @@ fn stop_wait_from_its_own_job_is_an_error_not_a_deadlock() {
     assert_eq!(WAITING_POOL.run_pending(1), 1);
     assert_eq!(
         *FROM_OWN_JOB.lock().unwrap(),
-        Some(Err(StopError::FromOwnJob))
+        Some(Err(taskring::StopError::FromOwnJob))
     );
     // The pool is closed, and the queued job still runs.
     assert!(WAITING_POOL.is_stopped());

@@ -845,6 +845,9 @@ impl<J, const N: usize, const W: usize, C: Clock> fmt::Debug for Pool<J, N, W, C
 mod own_job {
     #[cfg(feature = "std")]
     crate::loom::thread_local! {
+        // Not `const`: loom's `thread_local!`, used under `--cfg loom`,
+        // does not take a const initializer.
+        #[allow(clippy::missing_const_for_thread_local)]
         static CURRENT: core::cell::Cell<usize> = core::cell::Cell::new(0);
     }
 

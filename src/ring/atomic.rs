@@ -62,7 +62,7 @@ impl<T, const N: usize> Ring<T, N> {
     /// * [`PushError::Full`] if the ring held `N` items.
     /// * [`PushError::Busy`] if another context is mid-operation on the slot
     ///   this push needs, or the push lost the claim race
-    ///   [`MAX_CLAIM_ATTEMPTS`](crate::ring::MAX_CLAIM_ATTEMPTS) times.
+    ///   [`MAX_CLAIM_ATTEMPTS`] times.
     ///
     /// Either way the error holds `value` itself, neither cloned nor dropped.
     ///
@@ -162,7 +162,7 @@ impl<T, const N: usize> Ring<T, N> {
     /// * [`PopError::Busy`] if another context is mid-operation on the slot
     ///   this pop needs (typically a push that claimed it and has not yet
     ///   published), or the pop lost the claim race
-    ///   [`MAX_CLAIM_ATTEMPTS`](crate::ring::MAX_CLAIM_ATTEMPTS) times.
+    ///   [`MAX_CLAIM_ATTEMPTS`] times.
     ///
     /// # Examples
     ///
