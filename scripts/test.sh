@@ -39,13 +39,11 @@ STAGES=(
 
 # Values of `--cfg taskring_mutant`. The loom suite must fail on each, for a
 # semantic reason.
-MUTANTS=(publish park)
+MUTANTS=(publish stop_close park)
 
 # Feature sets that clippy checks with `--all-targets`; "none" means
 # `--no-default-features`.
 CLIPPY_FEATURE_SETS=("" std none)
-
-EMBEDDED_TARGETS=(thumbv7em-none-eabihf)
 
 # loom's bounds for Tier 0 (TESTING.md L11). Never LOOM_MAX_DURATION or
 # LOOM_MAX_PERMUTATIONS: they stop exploring and report success.
@@ -149,13 +147,11 @@ stage_test_release() {
     run cargo test --release --features std
 }
 
+# Builds for the MCU targets (each feature set, the no-CAS error as a negative
+# test), clippy on thumb targets, the ring suite with the critical-section
+# backend forced on the host, and the QEMU Cortex-M3 and Cortex-M0 runs.
 stage_embedded() {
-    local target
-    for target in "${EMBEDDED_TARGETS[@]}"; do
-        rustup target add "$target" </dev/null ||
-            skip "target $target" "rustup could not install it"
-        run cargo build --target "$target" --no-default-features
-    done
+    run bash scripts/embedded.sh
 }
 
 # Runs the loom suite with extra RUSTFLAGS in its own target dir:

@@ -272,6 +272,10 @@ fn stalled_producer<const N: usize>(near_wrap: bool, before: usize) {
 }
 
 #[test]
+#[cfg_attr(
+    taskring_force_cs,
+    ignore = "a stalled operation holds the critical section, which blocks every other context by design"
+)]
 fn stalled_producer_blocks_only_its_slot() {
     for near_wrap in [false, true] {
         for before in [0, 1, 2, 5] {
@@ -351,6 +355,10 @@ fn stalled_consumer<const N: usize>(near_wrap: bool, before: usize) {
 }
 
 #[test]
+#[cfg_attr(
+    taskring_force_cs,
+    ignore = "a stalled operation holds the critical section, which blocks every other context by design"
+)]
 fn stalled_consumer_blocks_only_its_slot() {
     for near_wrap in [false, true] {
         for before in [0, 1, 2, 5] {
@@ -458,6 +466,10 @@ fn stall_with_contention<const N: usize>(stall_at: Event, calls: usize) {
 }
 
 #[test]
+#[cfg_attr(
+    taskring_force_cs,
+    ignore = "a stalled operation holds the critical section, which blocks every other context by design"
+)]
 fn stalled_producer_with_contention() {
     let calls = if cfg!(miri) { 20 } else { 2_000 };
     stall_with_contention::<1>(Event::PushClaimed, calls);
@@ -466,6 +478,10 @@ fn stalled_producer_with_contention() {
 }
 
 #[test]
+#[cfg_attr(
+    taskring_force_cs,
+    ignore = "a stalled operation holds the critical section, which blocks every other context by design"
+)]
 fn stalled_consumer_with_contention() {
     let calls = if cfg!(miri) { 20 } else { 2_000 };
     stall_with_contention::<1>(Event::PopClaimed, calls);
