@@ -69,6 +69,11 @@ fn one_worker_starts_jobs_in_fifo_order() {
                 thread::yield_now();
             }
         }
+        // Let the one worker run everything: `stop_wait` would help run the
+        // queue on this thread, a second runner racing with the worker.
+        while pool.stats().completed < jobs {
+            thread::yield_now();
+        }
         pool.stop_wait().unwrap();
     });
     assert_eq!(*log.lock().unwrap(), (0..jobs).collect::<Vec<_>>());
