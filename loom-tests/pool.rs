@@ -310,6 +310,17 @@ mod wakers {
     #[cfg(not(loom))]
     static THREADS: std::sync::Mutex<Vec<std::thread::Thread>> = std::sync::Mutex::new(Vec::new());
 
+    /// On real threads the registry is one process-wide static, so the
+    /// wake-up models take turns. (Under loom it is fresh in every
+    /// execution.)
+    #[cfg(not(loom))]
+    pub(super) fn serial() -> std::sync::MutexGuard<'static, ()> {
+        static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        SERIAL
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     pub(super) fn set(threads: Vec<crate::thread::Thread>) {
         *THREADS.lock().unwrap() = threads;
     }
@@ -352,14 +363,8 @@ impl Job for WakeJob {
 /// is lost, the worker parks forever and `join` deadlocks, which loom
 /// reports.
 fn wake_handshake(workers: usize) {
-    // On real threads the registry is one process-wide static: run one
-    // model at a time. (Under loom it is fresh in every execution.)
     #[cfg(not(loom))]
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    #[cfg(not(loom))]
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _serial = wakers::serial();
     let preemptions = if workers > 1 { 1 } else { 3 };
     model_at(preemptions, move || {
         let pool: Arc<Pool<WakeJob, 2, 2>> =
@@ -389,11 +394,7 @@ fn wake_handshake(workers: usize) {
 /// spawned thread submits the job that must wake it.
 fn wake_handshake_worker_on_main() {
     #[cfg(not(loom))]
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    #[cfg(not(loom))]
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _serial = wakers::serial();
     // Three preemptions: a wake lost by skipping the re-check (the `park`
     // mutant) needs the submit to land between the worker's last look at
     // the queue and its announcement, after two backoff yields. At two it

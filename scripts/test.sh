@@ -50,6 +50,8 @@ CLIPPY_FEATURE_SETS=("" std none)
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
 export LOOM_MAX_BRANCHES="${LOOM_MAX_BRANCHES:-10000}"
 LOOM_FLAGS="--cfg loom -C debug-assertions"
+# A hung test (a lost wake-up, a deadlock) fails its stage after this long.
+TEST_TIMEOUT_S="${TASKRING_TEST_TIMEOUT_S:-900}"
 # A loom run that takes longer than this has a model that is too big.
 LOOM_TIMEOUT_S="${TASKRING_LOOM_TIMEOUT_S:-600}"
 
@@ -139,12 +141,12 @@ stage_doc() {
 
 # Debug builds: overflow checks catch wrap-around bugs.
 stage_test_debug() {
-    run cargo test --features std
-    run cargo test --no-default-features
+    run timeout "$TEST_TIMEOUT_S" cargo test --features std
+    run timeout "$TEST_TIMEOUT_S" cargo test --no-default-features
 }
 
 stage_test_release() {
-    run cargo test --release --features std
+    run timeout "$TEST_TIMEOUT_S" cargo test --release --features std
 }
 
 # Builds for the MCU targets (each feature set, the no-CAS error as a negative
