@@ -98,6 +98,10 @@ use self::{
 ///
 /// Dropping the pool is [`stop_wait`](Self::stop_wait): queued jobs run,
 /// and every thread has been joined when `drop` returns.
+///
+/// `W` may be 0: the pool then starts no thread and runs its queue only in
+/// `stop_wait`, on the caller (a blocking submit into its full queue waits
+/// until `stop`).
 pub struct ThreadPool<J: Job + 'static, const N: usize, const W: usize> {
     shared: Arc<Shared<J, N, W>>,
     /// Taken and joined by the first `stop_wait`; the lock is held while
@@ -177,8 +181,8 @@ impl<J: Job + 'static, const N: usize, const W: usize> ThreadPool<J, N, W> {
     /// use std::time::Duration;
     /// use taskring::{thread_pool::ThreadPool, SubmitError};
     ///
-    /// let pool: ThreadPool<fn(), 1, 1> = ThreadPool::new();
-    /// pool.pause(); // Nothing runs, so the queue stays full.
+    /// // No worker threads: nothing runs, so the queue stays full.
+    /// let pool: ThreadPool<fn(), 1, 0> = ThreadPool::new();
     /// pool.submit(|| {}).unwrap();
     /// let late = pool.submit_timeout(|| {}, Duration::from_millis(10));
     /// assert!(matches!(late, Err(SubmitError::Full(_))));
@@ -306,8 +310,7 @@ impl<J: Job + 'static, const N: usize, const W: usize> ThreadPool<J, N, W> {
     /// ```
     /// use taskring::thread_pool::ThreadPool;
     ///
-    /// let pool: ThreadPool<fn(), 8, 1> = ThreadPool::new();
-    /// pool.pause();
+    /// let pool: ThreadPool<fn(), 8, 0> = ThreadPool::new(); // No workers.
     /// pool.submit(|| {}).unwrap();
     /// assert_eq!(pool.stop().len(), 1);
     /// ```
