@@ -205,10 +205,12 @@ impl<J: Job, const N: usize, const W: usize> Shared<J, N, W> {
             Some(handler) => handler(payload),
             None => drop(payload),
         }));
-        // A handler that panics, or a payload whose `Drop` panics: the
-        // second payload is leaked rather than risk a third panic.
+        // A handler that panics, or a payload whose `Drop` panics: drop
+        // that second payload too, and leak a third rather than loop.
         if let Err(again) = handled {
-            core::mem::forget(again);
+            if let Err(third) = catch_unwind(AssertUnwindSafe(move || drop(again))) {
+                core::mem::forget(third);
+            }
         }
         if self.settings.policy == PanicPolicy::Abort {
             std::eprintln!("taskring: a job panicked and the panic policy is Abort");
