@@ -37,9 +37,18 @@ STAGES=(
     tsan
 )
 
-# Values of `--cfg taskring_mutant`. The loom suite must fail on each, for a
-# semantic reason.
-MUTANTS=(publish stop_close park)
+# Values of `--cfg taskring_mutant`. The loom models must fail on each, for
+# a semantic reason.
+#
+# Each entry is `<value>:<test filter>`: the models aimed at that mutant.
+# Running only them keeps the gate fast, and keeps a model elsewhere that
+# spins forever on the mutant (loom's branch limit aborts the whole process)
+# from hiding the semantic failure. Pool filters skip `thread_pool::`.
+MUTANTS=(
+    "publish:ring::"
+    "stop_close:pool::submit_vs_stop"
+    "park:pool::submit_wakes"
+)
 
 # Feature sets that clippy checks with `--all-targets`; "none" means
 # `--no-default-features`.
@@ -173,8 +182,10 @@ stage_loom() {
 # Each mutant must build, and the loom suite must then fail on it for a
 # semantic reason (TESTING.md L5).
 stage_mutants() {
-    local mutant flags log rc
-    for mutant in "${MUTANTS[@]}"; do
+    local entry mutant filter flags log rc
+    for entry in "${MUTANTS[@]}"; do
+        mutant=${entry%%:*}
+        filter=${entry#*:}
         flags="--cfg taskring_mutant=\"$mutant\""
         say "--- mutant $mutant"
         loom_suite mutant "$flags" --no-run || {
@@ -183,9 +194,10 @@ stage_mutants() {
         }
         log="$ROOT/target/mutant/$mutant.log"
         rc=0
-        loom_suite mutant "$flags" -- --test-threads=2 >"$log" 2>&1 || rc=$?
+        loom_suite mutant "$flags" "$filter" -- --skip thread_pool --test-threads=2 \
+            >"$log" 2>&1 || rc=$?
         if [[ $rc -eq 0 ]]; then
-            say "FAIL: mutant $mutant survived the loom suite (log: $log)"
+            say "FAIL: mutant $mutant survived the loom models '$filter' (log: $log)"
             return 1
         fi
         if [[ $rc -eq 124 ]]; then

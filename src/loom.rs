@@ -101,6 +101,22 @@ mod real {
     /// it gives up with `Busy`.
     pub(crate) const MAX_CLAIM_ATTEMPTS: usize = 16;
 
+    /// Reads the latest value of `atomic` in its modification order, for
+    /// the ring's full and empty checks.
+    ///
+    /// A `SeqCst` fence followed by a relaxed load: unlike a
+    /// read-modify-write it leaves the cache line shared, so a consumer
+    /// polling an empty ring does not take the producers' line away from
+    /// them. The fence orders the load after everything this thread did
+    /// before, as in crossbeam's `ArrayQueue`. Loom does not model this
+    /// form, so under loom it is an RMW (see the other side).
+    #[allow(dead_code)] // Unused by the critical-section backend.
+    #[inline]
+    pub(crate) fn load_latest(atomic: &AtomicUsize) -> usize {
+        fence(Ordering::SeqCst);
+        atomic.load(Ordering::Relaxed)
+    }
+
     /// [`core::cell::UnsafeCell`] behind loom's closure-based API.
     #[derive(Debug)]
     #[repr(transparent)]
@@ -167,6 +183,12 @@ mod model {
 
     /// Shrunk under loom so that a lost claim race is explored cheaply.
     pub(crate) const MAX_CLAIM_ATTEMPTS: usize = 2;
+
+    /// An RMW always reads the latest value; loom models it exactly.
+    #[allow(dead_code)]
+    pub(crate) fn load_latest(atomic: &AtomicUsize) -> usize {
+        atomic.fetch_add(0, Ordering::Relaxed)
+    }
 
     /// Under loom every backoff step is exactly one `yield_now`: a spinning
     /// backoff exceeds loom's branch limit.

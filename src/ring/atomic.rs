@@ -5,7 +5,7 @@
 use super::{Rejected, Ring, CLOSED, POSITION_MASK};
 use crate::{
     error::{PopError, PushError},
-    loom::Ordering,
+    loom::{load_latest, Ordering},
     ring::MAX_CLAIM_ATTEMPTS,
 };
 
@@ -92,16 +92,14 @@ impl<T, const N: usize> Ring<T, N> {
         let mut tail = self.tail.load(Ordering::Relaxed);
         for _ in 0..MAX_CLAIM_ATTEMPTS {
             hook!(self, Attempt);
-            if tail & CLOSED != 0 {
-                return Err(Rejected::Closed(value));
-            }
             let slot = self.slot(tail);
             // Acquire: pairs with the `Release` in `try_pop` that freed this
             // slot, so the previous value was moved out before we write.
             let stamp = slot.stamp.load(Ordering::Acquire);
-            let diff = Self::distance(stamp, tail);
-            if diff == 0 {
-                // Free for this lap: claim position `tail`.
+            // Fast path: the slot is free for this lap. (A stamp never
+            // carries the closed mark, so a closed tail never matches.)
+            if stamp == tail {
+                // Claim position `tail`.
                 // Release on success: pairs with the `Acquire` in `close`
                 // (through the release sequence of RMWs on `tail`), so what
                 // the caller did before this push (the pool's submit count)
@@ -130,11 +128,16 @@ impl<T, const N: usize> Ring<T, N> {
                     // closed); retry at the tail it saw.
                     Err(current) => tail = current,
                 }
-            } else if diff < 0 {
+                continue;
+            }
+            if tail & CLOSED != 0 {
+                return Err(Rejected::Closed(value));
+            }
+            if Self::distance(stamp, tail) < 0 {
                 // The slot is still in the previous lap: unpopped (maybe
                 // full), or an operation of that lap is in flight on it.
-                // Relaxed RMW: reads the latest `head`, which a load need not.
-                let head = self.head.fetch_add(0, Ordering::Relaxed);
+                // Read the latest `head`, which a plain load need not see.
+                let head = load_latest(&self.head);
                 if head.wrapping_add(Self::ONE_LAP) & POSITION_MASK == tail {
                     return Err(Rejected::Full(value));
                 }
@@ -183,9 +186,9 @@ impl<T, const N: usize> Ring<T, N> {
             // Acquire: pairs with the `Release` publish in `try_push`, so
             // the value it wrote is visible before we read it.
             let stamp = slot.stamp.load(Ordering::Acquire);
-            let diff = Self::distance(stamp, head.wrapping_add(1));
-            if diff == 0 {
-                // Published for this lap: claim position `head`.
+            // Fast path: published for this lap.
+            if stamp == head.wrapping_add(1) {
+                // Claim position `head`.
                 // Relaxed: the head only arbitrates among consumers.
                 match self.head.compare_exchange(
                     head,
@@ -210,11 +213,13 @@ impl<T, const N: usize> Ring<T, N> {
                     // Another pop claimed `head` first; retry at its head.
                     Err(current) => head = current,
                 }
-            } else if diff < 0 {
+                continue;
+            }
+            if Self::distance(stamp, head.wrapping_add(1)) < 0 {
                 // Not published for this lap: empty, or a push of this lap
                 // (or a pop of the previous lap) is in flight on the slot.
-                // Relaxed RMW: reads the latest `tail`, which a load need not.
-                let tail = self.tail.fetch_add(0, Ordering::Relaxed);
+                // Read the latest `tail`, which a plain load need not see.
+                let tail = load_latest(&self.tail);
                 if tail & POSITION_MASK == head {
                     return Err(PopError::Empty);
                 }

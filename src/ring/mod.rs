@@ -40,21 +40,24 @@
 //!
 //! ## Push at position `t = tail`
 //!
-//! 1. If `tail` carries the closed mark, the ring is closed: give up.
-//!    Load the slot's stamp `s` (`Acquire`). Compare with `t` as a signed
-//!    difference of positions, which is correct across wrap-around.
-//! 2. `s == t`: the slot is free. Claim position `t` by moving `tail` from
-//!    `t` to `t + 1` with a compare-and-swap. On success, write the value
-//!    and *publish* it by storing `t + 1` into the stamp (`Release`). On
-//!    failure, another push claimed `t` first: retry with the tail it saw.
-//! 3. `s > t`: our `tail` was stale; another push already used `t`. Reload
+//! 1. Load the slot's stamp `s` (`Acquire`).
+//! 2. `s == t`, the fast path: the slot is free. Claim position `t` by
+//!    moving `tail` from `t` to `t + 1` with a compare-and-swap. On success,
+//!    write the value and *publish* it by storing `t + 1` into the stamp
+//!    (`Release`). On failure, another push claimed `t` first: retry with
+//!    the tail it saw. A stamp never carries the closed mark, so a closed
+//!    `tail` never takes this path.
+//! 3. If `tail` carries the closed mark, the ring is closed: give up.
+//!    Otherwise compare `s` with `t` as a signed difference of positions,
+//!    which is correct across wrap-around.
+//! 4. `s > t`: our `tail` was stale; another push already used `t`. Reload
 //!    and retry.
-//! 4. `s < t`: the slot still belongs to the previous lap. Either its value
+//! 5. `s < t`: the slot still belongs to the previous lap. Either its value
 //!    is unpopped (the ring may be full), or a previous-lap push or pop on it
-//!    is in flight. Read `head` with a read-modify-write, which sees the
-//!    latest value: if `head + ONE_LAP == t` the ring held `N` items, so
-//!    return `Full`. Otherwise, if `tail` has not moved, another context is
-//!    mid-operation on this slot: return `Busy`. If it has moved, retry.
+//!    is in flight. Read the latest `head` (a `SeqCst` fence, then a load):
+//!    if `head + ONE_LAP == t` the ring held `N` items, so return `Full`.
+//!    Otherwise, if `tail` has not moved, another context is mid-operation
+//!    on this slot: return `Busy`. If it has moved, retry.
 //!
 //! Pop at position `h = head` is the mirror image: it claims when
 //! `s == h + 1`, reads the value, frees the slot by storing `h + ONE_LAP`
@@ -71,7 +74,7 @@
 //! | pop: free stamp `h + ONE_LAP` | `Release` | push's `Acquire` stamp load, a lap later |
 //! | CAS on `head` | `Relaxed` | nothing: the counters only arbitrate among claimants; data is ordered by the stamps |
 //! | claim CAS on `tail` | `Release` (success) | `close`'s `Acquire`, through the release sequence of RMWs on `tail`: what a pusher did before its push is visible after a later close (the pool counts submits this way) |
-//! | full / empty check: `fetch_add(0)` on the other counter | `Relaxed` | nothing: an RMW reads the latest value in the counter's modification order, which a plain load need not |
+//! | full / empty check: `SeqCst` fence, then a load of the other counter (under loom: `fetch_add(0)`) | `SeqCst` fence, `Relaxed` load | the fence orders the load after everything this call did; unlike an RMW it leaves the other side's cache line shared. Loom does not model the fence form, so the loom build reads with an RMW, which always sees the latest value |
 //! | close: `fetch_or` of the closed mark into `tail` | `Acquire` | the claim CAS's `Release`; every claim is ordered before or after it in `tail`'s modification order |
 //! | `len`: loads of `head`, `tail` | `Relaxed` | nothing: a snapshot, exact only when no operation is in flight |
 //!
