@@ -31,10 +31,12 @@ STAGES=(
     test_debug
     test_release
     embedded
+    examples
     loom
     mutants
     miri
     tsan
+    bench_smoke
 )
 
 # Values of `--cfg taskring_mutant`. The loom models must fail on each, for
@@ -165,6 +167,23 @@ stage_embedded() {
     run bash scripts/embedded.sh
 }
 
+# The README's main demo with a small backlog: it exits non-zero if a session
+# is lost or panics, and prints one summary line per run plus the speed-up.
+stage_examples() {
+    local out
+    out=$(run timeout 300 cargo run --release --features std --example backlog -- \
+        --sessions 300 --workers 8 --quiet)
+    say "$out"
+    [[ $(grep -cE '^summary: .* lost=0 .* panics=0' <<<"$out") -eq 2 ]] || {
+        say "FAIL: the backlog example did not print two clean summary lines"
+        return 1
+    }
+    grep -qE '^speed-up: ' <<<"$out" || {
+        say "FAIL: the backlog example printed no speed-up"
+        return 1
+    }
+}
+
 # Runs the loom suite with extra RUSTFLAGS in its own target dir:
 # `loom_suite <target dir> <extra rustflags> [cargo test args...]`.
 loom_suite() {
@@ -213,6 +232,13 @@ stage_mutants() {
         grep -E '^test .* FAILED$' "$log" | sed 's/^test /  /; s/ \.\.\. FAILED$//' || true
         say "First report: $(grep -oE "$SEMANTIC_FAILURE" "$log" | head -n 1)"
     done
+}
+
+# The benchmark package, with tiny counts: it must keep compiling and
+# running, and its allocation test (0 heap allocations per submit) must pass.
+# Wall-clock ratios are printed, never gated.
+stage_bench_smoke() {
+    run bash scripts/bench.sh --smoke
 }
 
 stage_miri() {
