@@ -149,6 +149,38 @@ impl Item {
     }
 }
 
+// === Jobs ===
+
+#[cfg(not(loom))]
+use core::sync::atomic::AtomicUsize;
+#[cfg(loom)]
+use loom::sync::atomic::AtomicUsize;
+
+/// A pool job that sets bit `id` of a shared mask when it runs (and fails
+/// if it runs twice); the item inside is tracked for leaks.
+pub(crate) struct Mark {
+    pub(crate) item: Item,
+    ran: Arc<AtomicUsize>,
+}
+
+impl taskring::Job for Mark {
+    fn run(self) {
+        let bit = 1 << self.item.id();
+        let before = self
+            .ran
+            .fetch_or(bit, core::sync::atomic::Ordering::Relaxed);
+        assert_eq!(before & bit, 0, "job {} ran twice", self.item.id());
+    }
+}
+
+/// A [`Mark`] job for id `id`.
+pub(crate) fn mark(id: u32, ran: &Arc<AtomicUsize>) -> Mark {
+    Mark {
+        item: Item::new(id),
+        ran: ran.clone(),
+    }
+}
+
 // === Bounded-attempt harness ===
 
 /// What a thread does between two attempts of the same operation.

@@ -8,34 +8,12 @@
 
 use taskring::{Config, Job, Pool, Spin, SubmitError};
 
-use crate::{model, model_at, Arc, Item, Side};
+use crate::{mark, model, model_at, Arc, Mark, Side};
 
 #[cfg(loom)]
 use loom::sync::atomic::{AtomicUsize, Ordering};
 #[cfg(not(loom))]
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// A job that sets bit `id` of a shared mask when it runs; the item inside
-/// is tracked for leaks.
-struct Mark {
-    item: Item,
-    ran: Arc<AtomicUsize>,
-}
-
-impl Job for Mark {
-    fn run(self) {
-        let bit = 1 << self.item.id();
-        let before = self.ran.fetch_or(bit, Ordering::Relaxed);
-        assert_eq!(before & bit, 0, "job {} ran twice", self.item.id());
-    }
-}
-
-fn mark(id: u32, ran: &Arc<AtomicUsize>) -> Mark {
-    Mark {
-        item: Item::new(id),
-        ran: ran.clone(),
-    }
-}
 
 /// Submits each id with at most `attempts` tries (retrying only `Busy`);
 /// returns the bitmask of ids given back to the submitter.

@@ -9,36 +9,14 @@
 //! With `--cfg taskring_mutant="park"` the worker skips its re-check after
 //! announcing itself idle, and the wake-up models must fail.
 
-use taskring::{thread_pool::ThreadPool, Job, SubmitError};
+use taskring::{thread_pool::ThreadPool, SubmitError};
 
-use crate::{model, Arc, Item, Side};
+use crate::{mark, model, Arc, Mark, Side};
 
 #[cfg(not(loom))]
 use core::sync::atomic::{AtomicUsize, Ordering};
 #[cfg(loom)]
 use loom::sync::atomic::{AtomicUsize, Ordering};
-
-/// Sets bit `id` of a shared mask when it runs; the item inside is
-/// tracked for leaks.
-struct Mark {
-    item: Item,
-    ran: Arc<AtomicUsize>,
-}
-
-impl Job for Mark {
-    fn run(self) {
-        let bit = 1 << self.item.id();
-        let before = self.ran.fetch_or(bit, Ordering::Relaxed);
-        assert_eq!(before & bit, 0, "job {} ran twice", self.item.id());
-    }
-}
-
-fn mark(id: u32, ran: &Arc<AtomicUsize>) -> Mark {
-    Mark {
-        item: Item::new(id),
-        ran: ran.clone(),
-    }
-}
 
 /// Runs `role` on a spawned thread or on main, per `side`, and returns
 /// its result once it finished.
