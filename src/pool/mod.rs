@@ -258,7 +258,8 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
         // push's claim (`Release`) and `close` (`Acquire`) order it before
         // `stop_wait`'s reads.
         counters.submitted.fetch_add(1, Ordering::Relaxed);
-        let entry = Entry { job, at: C::now() };
+        let at = C::now();
+        let entry = Entry { job, at };
         if let Err(rejected) = self.ring.push(entry) {
             counters.submitted.fetch_sub(1, Ordering::Relaxed);
             let (counter, error): (_, fn(J) -> SubmitError<J>) = match rejected {
@@ -277,7 +278,8 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
         }
         if C::ENABLED && depth == 1 {
             // This job is now the front of the queue.
-            let ticks = C::ticks(C::now()) as usize;
+            // Its stamp, not a second clock read.
+            let ticks = C::ticks(at) as usize;
             counters.front.store(ticks, Ordering::Relaxed);
         }
         if depth >= self.config.high
