@@ -168,6 +168,11 @@ fn pause_holds_execution_and_resume_releases_it() {
         assert_eq!(pool.queued(), 4);
         pool.resume();
         assert!(!pool.is_paused());
+        // The one worker runs them all; `stop_wait` would help on this
+        // thread and race with it.
+        while pool.stats().completed < 4 {
+            thread::yield_now();
+        }
         pool.stop_wait().unwrap();
     });
     assert_eq!(*log.lock().unwrap(), vec![0, 1, 2, 3]);
