@@ -100,15 +100,19 @@ impl<T, const N: usize> Ring<T, N> {
             // carries the closed mark, so a closed tail never matches.)
             if stamp == tail {
                 // Claim position `tail`.
-                // Release on success: pairs with the `Acquire` in `close`
-                // (through the release sequence of RMWs on `tail`), so what
-                // the caller did before this push (the pool's submit count)
-                // happens before a later close. The data itself is ordered
-                // by the stamps. Relaxed on failure: we only retry.
+                // SeqCst on success, for two pairings: (1) with the `SeqCst`
+                // fence before a pop's empty check (`load_latest`), so that
+                // a pop which looks after this claim sees the new tail and
+                // never reports a false `Empty`; (2) as a release, with the
+                // `Acquire` in `close` (through the release sequence of RMWs
+                // on `tail`), so what the caller did before this push (the
+                // pool's submit count) happens before a later close. The
+                // data itself is ordered by the stamps. Relaxed on failure:
+                // we only retry.
                 match self.tail.compare_exchange(
                     tail,
                     Self::next(tail),
-                    Ordering::Release,
+                    Ordering::SeqCst,
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
@@ -189,11 +193,14 @@ impl<T, const N: usize> Ring<T, N> {
             // Fast path: published for this lap.
             if stamp == head.wrapping_add(1) {
                 // Claim position `head`.
-                // Relaxed: the head only arbitrates among consumers.
+                // SeqCst on success: pairs with the `SeqCst` fence before a
+                // push's full check (`load_latest`), so a push that looks
+                // after this claim sees the new head and never reports a
+                // false `Full`. Relaxed on failure: we only retry.
                 match self.head.compare_exchange(
                     head,
                     Self::next(head),
-                    Ordering::Relaxed,
+                    Ordering::SeqCst,
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {

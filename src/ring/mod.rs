@@ -72,9 +72,9 @@
 //! | push: publish stamp `t + 1` | `Release` | pop's `Acquire` stamp load, so the value is written before it is read |
 //! | pop: load stamp | `Acquire` | push's `Release` publish |
 //! | pop: free stamp `h + ONE_LAP` | `Release` | push's `Acquire` stamp load, a lap later |
-//! | CAS on `head` | `Relaxed` | nothing: the counters only arbitrate among claimants; data is ordered by the stamps |
-//! | claim CAS on `tail` | `Release` (success) | `close`'s `Acquire`, through the release sequence of RMWs on `tail`: what a pusher did before its push is visible after a later close (the pool counts submits this way) |
-//! | full / empty check: `SeqCst` fence, then a load of the other counter (under loom: `fetch_add(0)`) | `SeqCst` fence, `Relaxed` load | the fence orders the load after everything this call did; unlike an RMW it leaves the other side's cache line shared. Loom does not model the fence form, so the loom build reads with an RMW, which always sees the latest value |
+//! | claim CAS on `head` | `SeqCst` (success) | the `SeqCst` fence of a push's full check: a push that looks after this claim sees the new `head` (no false `Full`). Data is ordered by the stamps |
+//! | claim CAS on `tail` | `SeqCst` (success) | the `SeqCst` fence of a pop's empty check (no false `Empty`); and, as a release, `close`'s `Acquire`, through the release sequence of RMWs on `tail`: what a pusher did before its push is visible after a later close (the pool counts submits this way) |
+//! | full / empty check: `SeqCst` fence, then a load of the other counter (under loom: `fetch_add(0)`) | `SeqCst` fence, `Relaxed` load | the other side's `SeqCst` claim CAS: a claim before the fence in the single `SeqCst` order is seen by the load. Unlike an RMW, the load leaves the other side's cache line shared, so pollers do not steal it. Loom does not model the fence form, so the loom build reads with an RMW, which always sees the latest value. On x86-64 a `SeqCst` CAS costs the same as a `Relaxed` one |
 //! | close: `fetch_or` of the closed mark into `tail` | `Acquire` | the claim CAS's `Release`; every claim is ordered before or after it in `tail`'s modification order |
 //! | `len`: loads of `head`, `tail` | `Relaxed` | nothing: a snapshot, exact only when no operation is in flight |
 //!
