@@ -312,7 +312,7 @@ mod cs {
     #[repr(transparent)]
     pub(crate) struct AtomicUsize(base::AtomicUsize);
 
-    #[allow(dead_code)] // The full set the pool and the ring may use.
+    #[allow(dead_code)] // Some methods are used by only one backend.
     impl AtomicUsize {
         loom_const_fn! {
             pub(crate) fn new(value: usize) -> Self {
@@ -373,18 +373,8 @@ mod cs {
         }
 
         #[inline]
-        pub(crate) fn fetch_xor(&self, value: usize, order: Ordering) -> usize {
-            self.update(order, |old| old ^ value)
-        }
-
-        #[inline]
         pub(crate) fn fetch_max(&self, value: usize, order: Ordering) -> usize {
             self.update(order, |old| old.max(value))
-        }
-
-        #[inline]
-        pub(crate) fn fetch_min(&self, value: usize, order: Ordering) -> usize {
-            self.update(order, |old| old.min(value))
         }
 
         /// # Errors
@@ -407,23 +397,6 @@ mod cs {
                     Err(old)
                 }
             })
-        }
-
-        /// Never fails spuriously: the same as
-        /// [`compare_exchange`](Self::compare_exchange).
-        ///
-        /// # Errors
-        ///
-        /// The current value, when it is not `current`.
-        #[inline]
-        pub(crate) fn compare_exchange_weak(
-            &self,
-            current: usize,
-            new: usize,
-            success: Ordering,
-            failure: Ordering,
-        ) -> Result<usize, usize> {
-            self.compare_exchange(current, new, success, failure)
         }
     }
 

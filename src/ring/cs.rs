@@ -80,13 +80,7 @@ impl<T, const N: usize> Ring<T, N> {
     /// assert_eq!(RING.try_push(2), Err(PushError::Full(2)));
     /// ```
     pub fn try_push(&self, value: T) -> Result<(), PushError<T>> {
-        self.push(value).map_err(|rejected| match rejected {
-            Rejected::Full(value) => PushError::Full(value),
-            // A `Ring` in the public API is never closed; only a pool closes
-            // its own ring. Report the closed ring truthfully as busy rather
-            // than panic.
-            Rejected::Busy(value) | Rejected::Closed(value) => PushError::Busy(value),
-        })
+        self.push(value).map_err(Rejected::into_push_error)
     }
 
     /// The push algorithm: the CAS backend's single iteration, in one

@@ -196,6 +196,20 @@ pub(crate) enum Rejected<T> {
     Closed(T),
 }
 
+impl<T> Rejected<T> {
+    /// The public error for a [`Ring::try_push`] caller.
+    pub(crate) fn into_push_error(self) -> crate::PushError<T> {
+        use crate::PushError;
+        match self {
+            Rejected::Full(value) => PushError::Full(value),
+            // A `Ring` in the public API is never closed; only a pool closes
+            // its own ring. Report the closed ring truthfully as busy rather
+            // than panic.
+            Rejected::Busy(value) | Rejected::Closed(value) => PushError::Busy(value),
+        }
+    }
+}
+
 /// A fixed-capacity multi-producer multi-consumer ring buffer.
 ///
 /// `N` is the capacity: any `N` with `1 <= N <=` [`MAX_CAPACITY`]; other
