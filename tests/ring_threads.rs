@@ -1,7 +1,7 @@
 #![cfg(not(loom))]
 //! Multi-threaded tests of `Ring`: FIFO order, conservation under MPMC
 //! contention, the heapless#583 reproducer, a crossbeam-style
-//! linearizability check, bounded `len`, and a `static` ring.
+//! linearizability check, bounded and consistent `len`, and a `static` ring.
 //!
 //! Retry loops yield to the OS: the test machines have few cores, and a
 //! `Busy` outcome means another thread must run before a retry can succeed.
@@ -382,6 +382,76 @@ fn len_is_bounded_under_contention() {
     len_is_bounded::<1>(ops);
     len_is_bounded::<3>(ops);
     len_is_bounded::<8>(ops);
+}
+
+/// One token circulates through a ring: it starts in the ring, and each of
+/// four threads loops popping until it gets the token, then pushes it back.
+/// So the ring never holds more than one item, and an observer thread checks
+/// that `len()` never says otherwise.
+///
+/// A `len` that loads `head` and then `tail` once each can pair an old
+/// `head` with a much newer `tail` when the observer is preempted between
+/// the two loads, and reports up to `N - 1`.
+#[test]
+fn len_never_exceeds_the_items_in_flight() {
+    const N: usize = 64;
+    const THREADS: usize = 4;
+    let passes = if cfg!(miri) { 30 } else { 200_000 };
+    let ring: Ring<u32, N> = Ring::new();
+    ring.try_push(0).unwrap();
+    let done = AtomicBool::new(false);
+    thread::scope(|scope| {
+        let observer = scope.spawn(|| {
+            let mut observations = 0usize;
+            // Observe at least a few times even if the token passes end
+            // before this thread first runs.
+            while !done.load(Ordering::Relaxed) || observations < 100 {
+                let len = ring.len();
+                assert!(
+                    len <= 1,
+                    "len() = {len}, but the ring never holds more than 1 item"
+                );
+                observations += 1;
+                if observations % 64 == 0 {
+                    thread::yield_now();
+                }
+            }
+            observations
+        });
+        let holders: Vec<_> = (0..THREADS)
+            .map(|_| {
+                scope.spawn(|| {
+                    for _ in 0..passes {
+                        let token = pop_retrying(&ring);
+                        let mut token = token.wrapping_add(1);
+                        loop {
+                            match ring.try_push(token) {
+                                Ok(()) => break,
+                                Err(PushError::Full(_)) => {
+                                    panic!("push saw Full with the only token in hand")
+                                }
+                                // A pop in flight on this slot a lap ago.
+                                Err(PushError::Busy(back)) => {
+                                    token = back;
+                                    thread::yield_now();
+                                }
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for holder in holders {
+            holder.join().unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+        let observations = observer.join().unwrap();
+        assert!(observations >= 100);
+        println!("len() observations: {observations}");
+    });
+    assert_eq!(ring.len(), 1);
+    assert_eq!(ring.try_pop(), Ok((THREADS * passes) as u32));
+    assert!(ring.is_empty());
 }
 
 // === static ring ===

@@ -2,7 +2,7 @@
 //! atomic CAS. The algorithm and its orderings are narrated in the
 //! [parent module](super).
 
-use super::{Rejected, Ring, CLOSED, POSITION_MASK};
+use super::{Rejected, Ring, CLOSED, LEN_ATTEMPTS, POSITION_MASK};
 use crate::{
     error::{PopError, PushError},
     loom::{load_latest, Ordering},
@@ -41,14 +41,40 @@ impl<T, const N: usize> Ring<T, N> {
         (a.wrapping_sub(b) << 1) as isize >> 1
     }
 
-    /// `(head, tail)` for [`len`](Self::len): a snapshot, exact only when no
-    /// operation is in flight.
+    /// `(head, tail)` for [`len`](Self::len): a consistent pair, read as
+    /// `tail`, `head`, `tail` until `tail` did not move, at most
+    /// [`LEN_ATTEMPTS`] times; then the last `head` and `tail` read.
+    ///
+    /// With `t1` and `t2` the two `tail` loads and `h` the `head` load in
+    /// between, the `Acquire` loads give `t1 - N <= h <= t2`: so when
+    /// `t1 == t2`, `0 <= t2 - h <= N`, and the pair coexisted in the sense
+    /// that `tail` held `t2` while `head` was read.
     #[inline]
     pub(super) fn counters(&self) -> (usize, usize) {
-        // Relaxed: a snapshot (see the orderings table). `head` is read
-        // first, so the later `tail` is never behind it in a quiescent ring.
-        let head = self.head.load(Ordering::Relaxed);
-        (head, self.tail.load(Ordering::Relaxed))
+        // Acquire, here and for the reread below (which becomes the next
+        // attempt's first read): pairs with the claim CAS on `tail` (the
+        // `Release` half of its `SeqCst`). The push that claimed position
+        // `t - 1` saw its slot freed by the `Release` free of the pop a lap
+        // before, whose claim CAS on `head` came first; so `head` read
+        // after this load is at least `t - N`.
+        let mut tail = self.tail.load(Ordering::Acquire);
+        let mut attempt = 1;
+        loop {
+            // Acquire: pairs with the claim CAS on `head` (the `Release`
+            // half of its `SeqCst`). The pop that claimed position `h - 1`
+            // saw the `Release` publish of the push at `h - 1`, which came
+            // after that push's claim CAS on `tail`; so the reread of
+            // `tail` below is at least `h`.
+            let head = self.head.load(Ordering::Acquire);
+            let again = self.tail.load(Ordering::Acquire);
+            // Positions only grow (modulo the ABA horizon of the module
+            // docs), so an equal value means `tail` did not move.
+            if again == tail || attempt == LEN_ATTEMPTS {
+                return (head, again);
+            }
+            tail = again;
+            attempt += 1;
+        }
     }
 
     /// Pushes `value` at the tail, or gives it back.

@@ -22,8 +22,8 @@
 //! Orderings inside a section are `Relaxed`: the critical section itself
 //! orders every access to the ring's state and values (a mutex on hosts
 //! and multi-core parts, masked interrupts plus a compiler fence on a single
-//! core). The `Relaxed` loads outside a section (`len`, `is_closed`) only
-//! read snapshots.
+//! core). The one `Relaxed` load outside a section, in `is_closed`, reads a
+//! mark that is set once and never cleared.
 
 use super::{Rejected, Ring, CLOSED, POSITION_MASK};
 use crate::{
@@ -43,8 +43,10 @@ impl<T, const N: usize> Ring<T, N> {
         });
     }
 
-    /// `(head, tail)` for [`len`](Self::len), read in one critical section,
-    /// so the snapshot is exact at the moment it is taken.
+    /// `(head, tail)` for [`len`](Self::len), read in one critical section:
+    /// no operation runs in between, so the pair is always consistent and
+    /// exact at the moment it is taken (no reread is needed, unlike the CAS
+    /// backend).
     #[inline]
     pub(super) fn counters(&self) -> (usize, usize) {
         critical(|_| {

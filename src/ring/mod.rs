@@ -76,10 +76,17 @@
 //! | claim CAS on `tail` | `SeqCst` (success) | the `SeqCst` fence of a pop's empty check (no false `Empty`); and, as a release, `close`'s `Acquire`, through the release sequence of RMWs on `tail`: what a pusher did before its push is visible after a later close (the pool counts submits this way) |
 //! | full / empty check: `SeqCst` fence, then a load of the other counter (under loom: `fetch_add(0)`) | `SeqCst` fence, `Relaxed` load | the other side's `SeqCst` claim CAS: a claim before the fence in the single `SeqCst` order is seen by the load. Unlike an RMW, the load leaves the other side's cache line shared, so pollers do not steal it. Loom does not model the fence form, so the loom build reads with an RMW, which always sees the latest value. On x86-64 a `SeqCst` CAS costs the same as a `Relaxed` one |
 //! | close: `fetch_or` of the closed mark into `tail` | `Acquire` | the claim CAS's `Release`; every claim is ordered before or after it in `tail`'s modification order |
-//! | `len`: loads of `head`, `tail` | `Relaxed` | nothing: a snapshot, exact only when no operation is in flight |
+//! | `len`: loads of `tail`, `head`, `tail` again, retried (at most 8 times) until `tail` did not move | `Acquire` | each `tail` load: the claim CAS on `tail` (its `Release` half), so the `head` read next is at least `tail - N` (that push saw its slot freed by a pop a lap earlier, whose `head` claim came first). The `head` load: the claim CAS on `head` (its `Release` half), so the `tail` reread is at least `head` (that pop saw the publish of a push whose `tail` claim came first). Equal `tail` loads thus bracket a `head` with `0 <= tail - head <= N` |
+//! | `is_closed`: load of `tail` | `Relaxed` | nothing: the closed mark is set once and never cleared |
 //!
-//! There are no standalone fences, so ThreadSanitizer and loom see every
-//! edge.
+//! The one standalone fence is the `SeqCst` fence of the full and empty
+//! checks (`load_latest`, above). It orders no data: values pass between
+//! contexts only through the stamps' `Release`/`Acquire` pairs, which
+//! ThreadSanitizer models (it does not model fences), and it only makes a
+//! `Full` or `Empty` answer truthful. Loom does not model the fence form
+//! either, so under loom `load_latest` is a read-modify-write instead,
+//! which loom checks exactly. The critical-section backend has no fence
+//! of its own; its critical section orders everything.
 //!
 //! # Progress guarantee
 //!
@@ -175,6 +182,12 @@ pub mod hooks;
 /// gives up with `Busy`. Each extra iteration means another context claimed
 /// a position or changed the slot first. (Shrunk to 2 under `--cfg loom`.)
 pub const MAX_CLAIM_ATTEMPTS: usize = crate::loom::MAX_CLAIM_ATTEMPTS;
+
+/// How many times [`Ring::len`] reads its `(tail, head, tail)` triple
+/// before it settles for a pair that may not have coexisted. Bounded, so
+/// `len` is bounded-time too. (`len`'s docs state the number.)
+#[allow(dead_code)] // Unused by the critical-section backend.
+const LEN_ATTEMPTS: usize = 8;
 
 /// Largest supported capacity: positions need a closed mark and at least
 /// three lap bits above the index bits, so that signed stamp differences
@@ -343,9 +356,21 @@ impl<T, const N: usize> Ring<T, N> {
 
     /// The number of items in the ring.
     ///
-    /// Never more than `N`. Exact when no operation is in flight; while
-    /// other contexts push and pop, it is a snapshot that may be stale by
-    /// the time it returns. Pushes and pops in flight count as done.
+    /// Never more than `N`. Pushes and pops in flight count as done. Exact
+    /// when no operation is in flight; while other contexts push and pop,
+    /// it is a snapshot that may be stale by the time it returns.
+    ///
+    /// The snapshot is consistent: `head` and `tail` are read as a pair
+    /// that coexisted. `len` reads `tail`, then `head`, then `tail` again,
+    /// and accepts the pair when `tail` did not move in between; otherwise
+    /// it retries, at most 8 attempts in all, so it stays
+    /// bounded-time (interrupt handlers may call it). If `tail` moved on
+    /// every attempt, it returns the distance between the last `head` and
+    /// `tail` it read, clamped to `N`: then the two need not have
+    /// coexisted, and the result may exceed the true length by the pushes
+    /// that completed during the call (never beyond `N`). On the
+    /// critical-section backend both counters are read in one critical
+    /// section, so the pair is always consistent.
     ///
     /// # Examples
     ///
@@ -356,20 +381,41 @@ impl<T, const N: usize> Ring<T, N> {
     /// ```
     pub fn len(&self) -> usize {
         let (head, tail) = self.counters();
+        Self::items_between(head, tail)
+    }
+
+    /// The number of items from position `head` up to position `tail`
+    /// (the closed mark ignored), clamped to `0..=N`: 0 if `head` is ahead
+    /// of `tail`, `N` if `tail` is `N` or more ahead. Exact for any pair
+    /// with `0 <= tail - head <= N`.
+    #[inline]
+    fn items_between(head: usize, tail: usize) -> usize {
         let tail = tail & POSITION_MASK;
         let head_index = head & Self::INDEX_MASK;
         let tail_index = tail & Self::INDEX_MASK;
-        if head_index < tail_index {
-            tail_index - head_index
-        } else if head_index > tail_index {
-            // Both indices are below `N`, so this cannot underflow and is
-            // below `N`.
-            N - head_index + tail_index
-        } else if head == tail {
-            0
-        } else {
+        let head_lap = head & !Self::INDEX_MASK;
+        let tail_lap = tail & !Self::INDEX_MASK;
+        if tail_lap == head_lap {
+            // Same lap: 0 if `head` is ahead.
+            tail_index.saturating_sub(head_index)
+        } else if tail_lap == head_lap.wrapping_add(Self::ONE_LAP) & POSITION_MASK {
+            // `tail` one lap ahead. Both indices are below `N`, so this
+            // cannot underflow and is at least 1.
+            (N - head_index + tail_index).min(N)
+        } else if Self::lap_ahead(tail_lap, head_lap) {
             N
+        } else {
+            0
         }
+    }
+
+    /// True when lap base `a` is ahead of lap base `b`, as a signed
+    /// difference of positions (correct across wrap-around).
+    #[inline]
+    const fn lap_ahead(a: usize, b: usize) -> bool {
+        // Shifting out the closed-mark bit makes the subtraction modulo
+        // 2^(BITS - 1); the sign bit is then the position difference's.
+        ((a.wrapping_sub(b) << 1) as isize) > 0
     }
 
     /// True when [`len`](Self::len) is zero; the same caveats apply.
