@@ -215,7 +215,8 @@ impl fmt::Display for WorkerError {
 
 impl core::error::Error for WorkerError {}
 
-/// Why [`Pool::stop_wait`](crate::Pool::stop_wait) could not wait.
+/// Why a wait for the pool ([`Pool::stop_wait`](crate::Pool::stop_wait),
+/// and the thread pool's `stop_wait` and `pause_wait`) did not complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
@@ -224,12 +225,17 @@ pub enum StopError {
     /// itself. The pool has been stopped from accepting jobs; the queued
     /// jobs still run. (Detected with the `std` feature.)
     FromOwnJob,
+    /// The deadline of a timed wait passed first.
+    TimedOut,
 }
 
 impl fmt::Display for StopError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::FromOwnJob => f.write_str("stop_wait called from inside a job of the same pool"),
+            Self::FromOwnJob => {
+                f.write_str("cannot wait for the pool from inside one of its own jobs")
+            }
+            Self::TimedOut => f.write_str("the deadline passed before the pool finished"),
         }
     }
 }

@@ -47,14 +47,13 @@ mod slot;
 pub mod thread_pool;
 
 #[cfg(feature = "std")]
-pub use crate::pool::job::StdClock;
-#[cfg(feature = "std")]
-pub use crate::thread_pool::ThreadPool;
+pub use crate::thread_pool::{BuildError, ThreadPool};
 pub use crate::{
     error::{ConfigError, PopError, PushError, StopError, SubmitError, WorkerError},
     pool::{
-        job::{Clock, Idle, Job, NoClock, Spin},
-        stats::{Config, OverloadEvent, Stats},
+        env::{Bare, Env, Hooks},
+        job::{Idle, Job, Spin},
+        stats::{Config, PoolEvent, Stats},
         Pool,
     },
     ring::Ring,

@@ -75,22 +75,26 @@ pub(crate) mod sync {
     };
 }
 
-/// The clock of the std thread pool: `std::time::Instant`, except under
-/// loom, where time would make the explored executions differ (the pool
-/// branches on queue waits), so the models run without lag metrics.
-#[cfg(all(feature = "std", not(loom)))]
-pub(crate) type PoolClock = crate::StdClock;
-/// The clock of the std thread pool: `std::time::Instant`, except under
-/// loom, where time would make the explored executions differ (the pool
-/// branches on queue waits), so the models run without lag metrics.
-#[cfg(all(feature = "std", loom))]
-pub(crate) type PoolClock = crate::NoClock;
-
-/// A lock for process-wide registries, `std`'s in both builds: it guards
-/// the wake-up table of `static` pools, and a `static` pool cannot exist
-/// under loom (no `const` constructors there).
+/// Whether the thread pool reads the clock for its lag metrics. Not under
+/// loom: time would make the explored executions differ.
 #[cfg(feature = "std")]
-pub(crate) use std::sync::Mutex as GlobalMutex;
+pub(crate) const THREAD_POOL_CLOCK: bool = !cfg!(loom);
+
+/// A `SeqCst` load of `atomic`: on x86-64 a plain load, on AArch64 an
+/// `ldar`. Loom treats `SeqCst` loads as `Acquire`, which would report
+/// lost wake-ups that the real memory model rules out, so under loom it is
+/// an RMW, which reads the latest value in the modification order.
+#[inline]
+pub(crate) fn load_sc(atomic: &AtomicUsize) -> usize {
+    #[cfg(not(loom))]
+    {
+        atomic.load(Ordering::SeqCst)
+    }
+    #[cfg(loom)]
+    {
+        atomic.fetch_add(0, Ordering::SeqCst)
+    }
+}
 
 #[cfg(not(loom))]
 mod real {

@@ -1,27 +1,31 @@
 //! Stopping, pausing and watching a [`Pool`]: `stop`, `stop_wait`,
 //! `pause`, `resume` and `stats`.
 
+use crossbeam_utils::CachePadded;
+
 use crate::{
     error::{PopError, StopError},
-    loom::{AtomicUsize, Backoff, Ordering},
+    loom::{fence, AtomicUsize, Backoff, Ordering},
 };
 
 use super::{
-    job::{Clock, Job},
+    env::Env,
+    job::Job,
     run_job,
-    stats::Stats,
-    Outcome, Pool, Step, PAUSED, STOPPED,
+    stats::{RunCounters, Stats},
+    Active, Pool, Step, PAUSED, STOPPED,
 };
 
 // === impl Pool: lifecycle ===
 
-impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
+impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     /// Stops the pool and hands back every queued job that did not start.
     ///
-    /// From now on every submit fails with [`SubmitError::Stopped`](crate::SubmitError::Stopped), and
-    /// workers and `run_pending` start no new job; jobs already running
-    /// finish. Idempotent: a second call returns no jobs. Safe to call from
-    /// inside a job.
+    /// From now on every submit fails with
+    /// [`SubmitError::Stopped`](crate::SubmitError::Stopped), and workers
+    /// and `run_pending` start no new job; jobs already running finish.
+    /// Idempotent: a second call returns no jobs. Safe to call from inside
+    /// a job and from an [`Env::on_event`] handler.
     ///
     /// Thread context only: if another context is in the middle of a
     /// submit (between claiming and publishing its slot, a few
@@ -29,7 +33,7 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
     /// called from an interrupt handler that may have preempted a submit
     /// to this pool.
     ///
-    /// The jobs come back in a `heapless::Vec` on the stack; use
+    /// The jobs come back in a [`heapless::Vec`] on the stack; use
     /// [`stop_with`](Self::stop_with) for a large `N`.
     ///
     /// # Examples
@@ -42,6 +46,7 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
     /// assert!(POOL.try_submit(|| {}).unwrap_err().is_stopped());
     /// assert!(POOL.stop().is_empty());
     /// ```
+    #[must_use = "the jobs handed back have not run; dropping them loses them"]
     pub fn stop(&self) -> heapless::Vec<J, N> {
         let mut jobs = heapless::Vec::new();
         self.stop_with(|job| {
@@ -73,14 +78,12 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
         self.close();
         // SeqCst: read by workers after their idle fence (`has_work`).
         self.state.fetch_or(STOPPED, Ordering::SeqCst);
-        let woken = self.take_sleepers();
-        self.wake(woken);
+        self.wake_all();
         let backoff = Backoff::new();
         loop {
             match self.ring.try_pop() {
                 Ok(entry) => {
-                    // Release: pairs with the `Acquire` loads in `stop_wait`.
-                    self.submits.handed_back.fetch_add(1, Ordering::Release);
+                    self.submits.handed_back.fetch_add(1, Ordering::Relaxed);
                     f(entry.job);
                 }
                 Err(PopError::Empty) => return,
@@ -91,7 +94,8 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
         }
     }
 
-    /// Closes the ring: submits fail with `Stopped` from now on.
+    /// Closes the ring: submits fail with `Stopped` from now on, and a
+    /// pause has no effect any more.
     pub(crate) fn close(&self) {
         self.ring.close();
     }
@@ -103,18 +107,15 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
         own_job::is_running(self as *const Self as usize)
     }
 
-    /// True if the pool was built with a [`Config::wake`] hook.
-    #[cfg(feature = "std")]
-    pub(crate) fn has_wake_hook(&self) -> bool {
-        self.config.wake.is_some()
-    }
-
     /// Stops accepting jobs, runs every queued job, and returns once all
-    /// jobs have finished, including those running on workers.
+    /// jobs have finished, including those running on workers and in
+    /// `run_pending`.
     ///
     /// The caller helps run the queued jobs, so this also works with no
-    /// worker at all. A pause is lifted first. Workers return from
-    /// [`run_worker`](Self::run_worker) afterwards.
+    /// worker at all; while it helps, up to `W + 1` jobs run at once.
+    /// Once it has begun, [`pause`](Self::pause) has no effect, so it
+    /// always returns. Workers return from [`run_worker`](Self::run_worker)
+    /// once the queue is drained.
     ///
     /// Thread context only, as for [`stop`](Self::stop).
     ///
@@ -122,8 +123,8 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
     ///
     /// [`StopError::FromOwnJob`] when called from inside a job of this
     /// pool (detected with the `std` feature), which would wait for itself
-    /// forever. The pool is then closed to new jobs, and the caller should
-    /// return from its job.
+    /// forever. The pool is then closed to new jobs, its workers drain the
+    /// queue, and the caller should return from its job.
     ///
     /// # Examples
     ///
@@ -138,67 +139,74 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
     where
         J: Job,
     {
-        self.stop_wait_with(run_job)
-    }
-
-    /// [`stop_wait`](Self::stop_wait) with a custom way to run each job.
-    pub(crate) fn stop_wait_with(
-        &self,
-        mut exec: impl FnMut(J) -> Outcome,
-    ) -> Result<(), StopError> {
         self.close();
         if own_job::is_running(self as *const Self as usize) {
+            self.wake_all();
             return Err(StopError::FromOwnJob);
         }
-        // SeqCst: read by workers after their idle fence (`has_work`).
-        self.state.fetch_and(!PAUSED, Ordering::SeqCst);
-        let woken = self.take_sleepers();
-        self.wake(woken);
-        let backoff = Backoff::new();
-        loop {
-            match self.run_one(&self.others, &mut exec) {
-                Step::Ran(_) => {
-                    backoff.reset();
-                    continue;
+        // Parked workers drain the queue too: a pause no longer holds them.
+        self.wake_all();
+        {
+            let _active = Active::enter(&self.others);
+            let backoff = Backoff::new();
+            loop {
+                match self.run_one(&self.others, run_job) {
+                    Step::Ran(_) => backoff.reset(),
+                    Step::Busy => backoff.snooze(),
+                    // Closed and empty, or emptied by `stop`.
+                    Step::Drained | Step::Stopped => break,
+                    // Not reached with a closed ring; look again.
+                    Step::Idle | Step::Paused => backoff.snooze(),
                 }
-                Step::Busy => {
-                    backoff.snooze();
-                    continue;
-                }
-                // Closed and empty, or stopped by `stop`: every job has
-                // left the queue. Wait for those still running.
-                Step::Idle | Step::Paused | Step::Stopped => {}
             }
-            if self.all_finished() {
-                break;
-            }
-            backoff.snooze();
         }
+        self.wait_quiescent(&[]);
         self.state.fetch_or(STOPPED, Ordering::SeqCst);
-        let woken = self.take_sleepers();
-        self.wake(woken);
+        self.wake_all();
         Ok(())
     }
 
-    /// True when every accepted job has finished or was handed back.
-    fn all_finished(&self) -> bool {
-        // Acquire: pairs with the `Release` bumps of finished jobs, so
-        // their effects (and their submits' counts) are visible. The
-        // finished counts are read before `submitted`, so every job counted
-        // here is counted there too.
-        let mut finished = self.submits.handed_back.load(Ordering::Acquire);
-        for counters in self.workers.iter().chain(core::iter::once(&self.others)) {
-            finished = finished
-                .wrapping_add(counters.completed.load(Ordering::Acquire))
-                .wrapping_add(counters.panicked.load(Ordering::Acquire));
+    /// Waits until no context is active: every job taken from the queue
+    /// has finished. `extra` are the counters of contexts the pool does not
+    /// own (the thread pool's threads).
+    pub(crate) fn wait_quiescent(&self, extra: &[CachePadded<RunCounters>]) {
+        let backoff = Backoff::new();
+        while !self.is_quiescent(extra) {
+            backoff.snooze();
         }
-        finished == self.submits.submitted.load(Ordering::Acquire)
+    }
+
+    /// True if no context is active (see [`Active`]).
+    pub(crate) fn is_quiescent(&self, extra: &[CachePadded<RunCounters>]) -> bool {
+        // SeqCst fence: pairs with the fence in `Active::enter`. A context
+        // that became active before it is seen below; one that becomes
+        // active after it sees the state change our caller made (pause, or
+        // the closed ring) before it takes a job. Also an acquire fence for
+        // the `Relaxed` reads of the ring our caller made.
+        fence(Ordering::SeqCst);
+        self.all_counters(extra)
+            .all(|counters| counters.active.load(Ordering::Acquire) == 0)
+    }
+
+    /// Every context's counters: the workers', the shared entry, `extra`.
+    fn all_counters<'a>(
+        &'a self,
+        extra: &'a [CachePadded<RunCounters>],
+    ) -> impl Iterator<Item = &'a RunCounters> {
+        self.workers
+            .iter()
+            .chain(core::iter::once(&self.others))
+            .chain(extra.iter())
+            .map(|counters| &**counters)
     }
 
     /// Pauses the pool: workers and `run_pending` start no new job until
     /// [`resume`](Self::resume). Submits still queue. Jobs running now
     /// finish, and a context that was already taking a job when `pause`
     /// was called may still start that one job.
+    ///
+    /// Has no effect once the pool is stopping (after `stop` or
+    /// `stop_wait` began): a stopping pool drains its queue.
     ///
     /// # Examples
     ///
@@ -211,15 +219,16 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
     /// assert_eq!(POOL.run_pending(usize::MAX), 1);
     /// ```
     pub fn pause(&self) {
+        // SeqCst: pairs with the fence in `Active::enter` (see
+        // `is_quiescent`).
         self.state.fetch_or(PAUSED, Ordering::SeqCst);
     }
 
-    /// Lifts a [`pause`](Self::pause) and wakes sleeping workers.
+    /// Lifts a [`pause`](Self::pause) and wakes idle workers.
     pub fn resume(&self) {
         // SeqCst: read by workers after their idle fence (`has_work`).
         self.state.fetch_and(!PAUSED, Ordering::SeqCst);
-        let woken = self.take_sleepers();
-        self.wake(woken);
+        self.wake_all();
     }
 
     /// True once [`stop`](Self::stop) or [`stop_wait`](Self::stop_wait)
@@ -228,9 +237,9 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
         self.ring.is_closed()
     }
 
-    /// True while paused.
+    /// True while paused (and not stopping).
     pub fn is_paused(&self) -> bool {
-        self.state.load(Ordering::Relaxed) & PAUSED != 0
+        self.state.load(Ordering::Relaxed) & PAUSED != 0 && !self.ring.is_closed()
     }
 
     /// True between an `Overloaded` and the next `Recovered` event.
@@ -251,13 +260,20 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
     /// assert_eq!((stats.submitted, stats.completed, stats.queued), (2, 1, 1));
     /// assert_eq!(stats.high_water, 2);
     /// ```
+    #[must_use]
     pub fn stats(&self) -> Stats {
+        self.stats_with(&[])
+    }
+
+    /// [`stats`](Self::stats), adding the counters in `extra`.
+    pub(crate) fn stats_with(&self, extra: &[CachePadded<RunCounters>]) -> Stats {
         let s = &*self.submits;
-        let load = |counter: &AtomicUsize| counter.load(Ordering::Relaxed);
+        // Acquire: pairs with the `Release` updates of the counters, so
+        // that a job counted as finished has its effects visible.
+        let load = |counter: &AtomicUsize| counter.load(Ordering::Acquire);
         let mut stats = Stats {
             queued: self.ring.len(),
             high_water: load(&s.high_water),
-            submitted: load(&s.submitted),
             handed_back: load(&s.handed_back),
             full: load(&s.full),
             busy: load(&s.busy),
@@ -271,15 +287,21 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
             .wrapping_add(stats.busy)
             .wrapping_add(stats.after_stop);
         let mut max_wait = 0;
-        for counters in self.workers.iter().chain(core::iter::once(&self.others)) {
+        for counters in self.all_counters(extra) {
             stats.completed = stats.completed.wrapping_add(load(&counters.completed));
             stats.panicked = stats.panicked.wrapping_add(load(&counters.panicked));
             stats.running = stats.running.wrapping_add(load(&counters.running));
             max_wait = max_wait.max(load(&counters.max_wait));
         }
+        stats.submitted = stats
+            .completed
+            .wrapping_add(stats.panicked)
+            .wrapping_add(stats.handed_back)
+            .wrapping_add(stats.running)
+            .wrapping_add(stats.queued);
         stats.max_wait = max_wait as u64;
-        if C::ENABLED && stats.queued > 0 {
-            let now = C::ticks(C::now()) as usize;
+        if core::mem::size_of::<E::Stamp>() != 0 && stats.queued > 0 {
+            let now = self.env.ticks(self.env.now()) as usize;
             stats.lag = now.wrapping_sub(load(&s.front)) as u64;
         }
         stats

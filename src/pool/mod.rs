@@ -62,13 +62,35 @@
 //!
 //! # Waking idle workers
 //!
-//! A worker that has found nothing for a while announces itself in a
-//! bitmask of sleepers, issues a `SeqCst` fence, and checks the queue once
-//! more before it calls its [`Idle`] strategy. A submit publishes its job,
-//! issues a `SeqCst` fence, and then reads the bitmask. The two fences are
-//! ordered one way or the other, so either the worker sees the job or the
-//! submit sees the sleeper and wakes it through [`Config::wake`]. There is
-//! no lost wake-up; the loom models in `loom-tests/pool.rs` check it.
+//! This is the one wake-up protocol of the crate; the thread pool runs it
+//! too, with an [`Env`] that parks threads.
+//!
+//! A worker that has found nothing for a while adds one to the pool's count
+//! of sleepers, issues a `SeqCst` fence, and checks the queue once more
+//! before it calls its [`Idle`] strategy. A submit claims its slot with a
+//! `SeqCst` compare-and-swap and then reads the count with a `SeqCst` load.
+//! All of these are in the single `SeqCst` order, so either the worker's
+//! re-check sees the job or the submit sees the sleeper. A submit that sees
+//! one claims it (subtracts one from the count) and calls [`Env::wake`], so
+//! two submits wake two workers and a burst of submits into a pool with one
+//! sleeper wakes it once. A worker that returns from `Idle` removes itself
+//! from the count if no submit did. There is no lost wake-up; the loom
+//! models in `loom-tests/pool.rs` and `loom-tests/thread_pool.rs` check it,
+//! and a `--cfg taskring_mutant="park"` build, which skips the re-check,
+//! must fail them.
+//!
+//! A submit that finds no sleeper costs the ring's claim, write and
+//! publish, one load of the sleeper count (a line written only when a
+//! worker goes idle) and one load of the high-water mark (written only when
+//! it rises). The depth it reports comes from the position it claimed.
+//!
+//! # Pause and stop
+//!
+//! [`pause`](Pool::pause) holds queued jobs back until
+//! [`resume`](Pool::resume). Once a stop has begun (the ring is closed by
+//! [`stop`](Pool::stop) or [`stop_wait`](Pool::stop_wait)), a pause has no
+//! effect: workers and `stop_wait` drain the queue whatever `pause` says,
+//! so `stop_wait` always returns.
 
 use core::fmt;
 
@@ -76,25 +98,28 @@ use crossbeam_utils::CachePadded;
 
 use crate::{
     error::{PopError, SubmitError, WorkerError},
-    loom::{fence, loom_const_fn, repeat, AtomicUsize, Backoff, Ordering},
+    loom::{fence, load_sc, loom_const_fn, repeat, AtomicUsize, Backoff, Ordering},
     ring::{Rejected, Ring},
 };
 
+pub(crate) mod env;
 pub(crate) mod job;
 mod lifecycle;
 pub(crate) mod stats;
 
 use self::{
-    job::{Clock, Idle, Job, NoClock},
-    stats::{Config, OverloadEvent, RunCounters, SubmitCounters},
+    env::{Bare, Env},
+    job::{Idle, Job},
+    stats::{Config, PoolEvent, RunCounters, SubmitCounters},
 };
 
 /// `state` bit: workers and `run_pending` start no new job; `stop` ran.
 const STOPPED: usize = 1;
-/// `state` bit: workers and `run_pending` start no new job until `resume`.
+/// `state` bit: workers and `run_pending` start no new job until `resume`,
+/// unless the ring is closed.
 const PAUSED: usize = 2;
 
-/// What the ring holds: a job and, with a [`Clock`], when it was submitted.
+/// What the ring holds: a job and, with a clock, when it was submitted.
 pub(crate) struct Entry<J, S> {
     pub(crate) job: J,
     pub(crate) at: S,
@@ -112,26 +137,27 @@ pub(crate) enum Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Step {
     Ran(Outcome),
-    /// The queue was empty.
+    /// The queue was empty and open.
     Idle,
     /// Another context was mid-operation on the front slot.
     Busy,
     Paused,
+    /// The ring is closed and empty: no job will ever come.
+    Drained,
+    /// `stop` ran.
     Stopped,
 }
 
 /// A fixed-capacity worker pool: a queue of `N` jobs of type `J` drained by
-/// up to `W` workers, with an optional [`Clock`] for lag metrics.
+/// up to `W` workers, in the environment `E` (a clock, a wake-up, an event
+/// handler; [`Bare`] by default).
 ///
 /// Needs no allocator and can live in a `static`. See the
 /// [module docs](self) for the guarantees.
 ///
 /// `N` follows [`Ring`]'s rules. `W` may be 0 (only `run_pending` callers
-/// run jobs) and at most `usize::BITS`; other values fail to compile:
-///
-/// ```compile_fail
-/// let pool: taskring::Pool<fn(), 4, 65> = taskring::Pool::new();
-/// ```
+/// run jobs); other contexts than the `W` workers may always run jobs with
+/// `run_pending`.
 ///
 /// # Examples
 ///
@@ -149,24 +175,27 @@ pub(crate) enum Step {
 /// });
 /// assert_eq!(POOL.stats().completed, 1);
 /// ```
-pub struct Pool<J, const N: usize, const W: usize, C: Clock = NoClock> {
-    ring: Ring<Entry<J, C::Stamp>, N>,
+pub struct Pool<J, const N: usize, const W: usize, E: Env = Bare> {
+    ring: Ring<Entry<J, E::Stamp>, N>,
     /// `STOPPED | PAUSED`.
     state: CachePadded<AtomicUsize>,
-    /// Bit `i` set: worker `i` announced that it is going idle.
+    /// Workers that announced themselves idle and were not yet claimed by
+    /// a submit (see the module docs).
     sleepers: CachePadded<AtomicUsize>,
     submits: CachePadded<SubmitCounters>,
     workers: [CachePadded<RunCounters>; W],
     /// Shared by `run_pending` and `stop_wait` callers.
     others: CachePadded<RunCounters>,
     config: Config,
+    env: E,
 }
 
 // === impl Pool ===
 
-impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
+impl<J, const N: usize, const W: usize> Pool<J, N, W, Bare> {
     loom_const_fn! {
-        /// Creates an empty pool with the default [`Config`].
+        /// Creates an empty pool with the default [`Config`] and the
+        /// [`Bare`] environment.
         ///
         /// A `const fn` (a plain `fn` under `--cfg loom`).
         ///
@@ -177,12 +206,12 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
         /// assert_eq!(POOL.capacity(), 16);
         /// ```
         pub fn new() -> Self {
-            Self::with_config(Config::new())
+            Self::with_env(Config::new(), Bare)
         }
     }
 
     loom_const_fn! {
-        /// Creates an empty pool with `config`.
+        /// Creates an empty pool with `config` and the [`Bare`] environment.
         ///
         /// # Examples
         ///
@@ -192,20 +221,25 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
         /// # let _ = &POOL;
         /// ```
         pub fn with_config(config: Config) -> Self {
-            const {
-                assert!(
-                    W <= usize::BITS as usize,
-                    "taskring: a Pool has at most usize::BITS workers (W)"
-                );
-            }
+            Self::with_env(config, Bare)
+        }
+    }
+}
+
+impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
+    loom_const_fn! {
+        /// Creates an empty pool with `config` in the environment `env`;
+        /// see [`Env`] for an example.
+        pub fn with_env(config: Config, env: E) -> Self {
             Self {
                 ring: Ring::new(),
                 state: CachePadded::new(AtomicUsize::new(0)),
                 sleepers: CachePadded::new(AtomicUsize::new(0)),
                 submits: CachePadded::new(SubmitCounters::new()),
-                workers: repeat!(CachePadded::new(RunCounters::new()); W),
-                others: CachePadded::new(RunCounters::new()),
+                workers: repeat!(CachePadded::new(RunCounters::new(false)); W),
+                others: CachePadded::new(RunCounters::new(true)),
                 config,
+                env,
             }
         }
     }
@@ -220,7 +254,12 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
         W
     }
 
-    /// Jobs queued now; see [`Ring::len`] for the caveats.
+    /// The pool's environment.
+    pub const fn env(&self) -> &E {
+        &self.env
+    }
+
+    /// Jobs queued now; see [`Ring::len`] for what a snapshot means.
     pub fn queued(&self) -> usize {
         self.ring.len()
     }
@@ -228,12 +267,13 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
     /// Queues `job`, or gives it back at once.
     ///
     /// Never blocks and never spins on another context, so it is safe in an
-    /// interrupt handler. Wakes one sleeping worker if there is one.
+    /// interrupt handler. Wakes one idle worker if one announced itself.
     ///
     /// # Errors
     ///
     /// [`SubmitError::Full`], [`SubmitError::Busy`] (retry later) or
-    /// [`SubmitError::Stopped`], each holding `job`.
+    /// [`SubmitError::Stopped`], each holding `job`; each is counted in
+    /// [`Stats`](crate::Stats).
     ///
     /// # Examples
     ///
@@ -243,95 +283,113 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
     /// assert_eq!(POOL.queued(), 1);
     /// ```
     pub fn try_submit(&self, job: J) -> Result<(), SubmitError<J>> {
-        let wake = self.submit(job)?;
-        self.wake(wake);
+        self.submit(job).map_err(|error| {
+            self.count_rejection(&error);
+            error
+        })
+    }
+
+    /// The submit algorithm, without counting a rejection: a caller that
+    /// retries counts only the refusal it finally returns.
+    #[inline]
+    pub(crate) fn submit(&self, job: J) -> Result<(), SubmitError<J>> {
+        // A no-op for a zero-sized stamp.
+        let at = self.env.now();
+        let depth = match self.ring.push(Entry { job, at }) {
+            Ok(()) => self.ring.len().max(1), // TEMPORARY until push_depth lands
+            Err(Rejected::Full(entry)) => return Err(SubmitError::Full(entry.job)),
+            Err(Rejected::Busy(entry)) => return Err(SubmitError::Busy(entry.job)),
+            Err(Rejected::Closed(entry)) => return Err(SubmitError::Stopped(entry.job)),
+        };
+        if (clocked::<E>() && depth == 1)
+            || depth >= self.config.high
+            || depth > self.submits.high_water.load(Ordering::Relaxed)
+        {
+            self.note_depth(depth, at);
+        }
+        // SeqCst load: pairs with the `SeqCst` fence a worker issues after
+        // it adds itself to `sleepers`. Our claim of the slot (a `SeqCst`
+        // CAS on the ring's tail) and this load are ordered with that fence
+        // in the single `SeqCst` order: either the worker's re-check sees
+        // our job, or this load sees the worker.
+        #[cfg(any(not(target_has_atomic = "ptr"), taskring_force_cs))]
+        fence(Ordering::SeqCst); // The claim was a critical section there.
+        if load_sc(&self.sleepers) != 0 {
+            self.wake_one();
+        }
         Ok(())
     }
 
-    /// The submit algorithm. Returns the bit of one sleeping worker that
-    /// this call claimed and must wake (0 for none).
-    #[inline]
-    pub(crate) fn submit(&self, job: J) -> Result<usize, SubmitError<J>> {
-        let counters = &*self.submits;
-        // Counted before the push, so that `stop_wait` never sees a job
-        // complete that `submitted` does not yet include. Relaxed: the
-        // push's claim (`Release`) and `close` (`Acquire`) order it before
-        // `stop_wait`'s reads.
-        counters.submitted.fetch_add(1, Ordering::Relaxed);
-        let at = C::now();
-        let entry = Entry { job, at };
-        if let Err(rejected) = self.ring.push(entry) {
-            counters.submitted.fetch_sub(1, Ordering::Relaxed);
-            let (counter, error): (_, fn(J) -> SubmitError<J>) = match rejected {
-                Rejected::Full(_) => (&counters.full, SubmitError::Full),
-                Rejected::Busy(_) => (&counters.busy, SubmitError::Busy),
-                Rejected::Closed(_) => (&counters.after_stop, SubmitError::Stopped),
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
-            let (Rejected::Full(entry) | Rejected::Busy(entry) | Rejected::Closed(entry)) =
-                rejected;
-            return Err(error(entry.job));
+    /// The slow part of a submit: a new high-water mark, the front stamp,
+    /// an overload event.
+    #[cold]
+    fn note_depth(&self, depth: usize, at: E::Stamp) {
+        let submits = &*self.submits;
+        if depth > submits.high_water.load(Ordering::Relaxed) {
+            submits.high_water.fetch_max(depth, Ordering::Relaxed);
         }
-        let depth = self.ring.len();
-        if depth > counters.high_water.load(Ordering::Relaxed) {
-            counters.high_water.fetch_max(depth, Ordering::Relaxed);
-        }
-        if C::ENABLED && depth == 1 {
-            // This job is now the front of the queue.
-            // Its stamp, not a second clock read.
-            let ticks = C::ticks(at) as usize;
-            counters.front.store(ticks, Ordering::Relaxed);
+        if clocked::<E>() && depth == 1 {
+            // This job is now the front of the queue: its stamp, not a
+            // second clock read.
+            let ticks = self.env.ticks(at) as usize;
+            submits.front.store(ticks, Ordering::Relaxed);
         }
         if depth >= self.config.high
-            && counters.overloaded.load(Ordering::Relaxed) == 0
-            && counters
+            && submits.overloaded.load(Ordering::Relaxed) == 0
+            && submits
                 .overloaded
                 .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            counters.overload_events.fetch_add(1, Ordering::Relaxed);
-            self.report(OverloadEvent::Overloaded { depth });
+            submits.overload_events.fetch_add(1, Ordering::Relaxed);
+            self.env.on_event(PoolEvent::Overloaded { depth });
         }
-        // SeqCst fence: pairs with the fence in `worker_loop` after a worker
-        // announces itself idle. Either that worker's re-check sees our job,
-        // or this load sees its bit.
-        fence(Ordering::SeqCst);
+    }
+
+    /// Claims one announced sleeper and wakes it through the environment.
+    #[inline]
+    fn wake_one(&self) {
         let mut sleepers = self.sleepers.load(Ordering::Relaxed);
-        // Claim one sleeper, so that two submits wake two workers. At most
-        // `W` rounds: each failed claim clears a bit from `sleepers`.
+        // At most one round per worker: each failure means another context
+        // changed the count.
         while sleepers != 0 {
-            let bit = sleepers & sleepers.wrapping_neg();
-            let before = self.sleepers.fetch_and(!bit, Ordering::Relaxed);
-            if before & bit != 0 {
-                return Ok(bit);
-            }
-            sleepers = before & !bit;
-        }
-        Ok(0)
-    }
-
-    /// Calls the wake hook for every worker in `mask`.
-    fn wake(&self, mut mask: usize) {
-        if let Some(wake) = self.config.wake {
-            while mask != 0 {
-                wake(mask.trailing_zeros() as usize);
-                mask &= mask - 1;
+            match self.sleepers.compare_exchange(
+                sleepers,
+                sleepers - 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    self.env.wake();
+                    return;
+                }
+                Err(now) => sleepers = now,
             }
         }
     }
 
-    /// Marks every sleeping worker as woken and returns their bits.
-    pub(crate) fn take_sleepers(&self) -> usize {
-        // SeqCst fence: pairs with the fence in `worker_loop`, as in
-        // `submit`, for the `state` change our caller just made.
+    /// Wakes every idle worker after a state change (stop, resume, close).
+    pub(crate) fn wake_all(&self) {
+        // SeqCst fence: pairs with the fence a worker issues after it adds
+        // itself to `sleepers`, for the state change our caller just made:
+        // either its re-check sees the change, or it is counted and we
+        // reset the count here. The environment is told in any case: a
+        // worker's count may have been taken by a submit whose wake-up
+        // went to another worker.
         fence(Ordering::SeqCst);
-        self.sleepers.swap(0, Ordering::Relaxed)
+        self.sleepers.swap(0, Ordering::Relaxed);
+        self.env.wake_all();
     }
 
-    fn report(&self, event: OverloadEvent) {
-        if let Some(on_overload) = self.config.on_overload {
-            on_overload(event);
-        }
+    /// Counts a refusal that is handed back to the caller.
+    pub(crate) fn count_rejection(&self, error: &SubmitError<J>) {
+        let submits = &*self.submits;
+        let counter = match error {
+            SubmitError::Full(_) => &submits.full,
+            SubmitError::Busy(_) => &submits.busy,
+            SubmitError::Stopped(_) => &submits.after_stop,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Runs up to `max` queued jobs on the calling context and returns how
@@ -360,6 +418,10 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
         J: Job,
     {
         let mut ran = 0;
+        if max == 0 {
+            return 0;
+        }
+        let _active = Active::enter(&self.others);
         while ran < max {
             match self.run_one(&self.others, run_job) {
                 Step::Ran(_) => ran += 1,
@@ -369,15 +431,14 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
         ran
     }
 
-    /// Runs jobs as worker `index` until the pool stops, waiting through
-    /// `idle` when there is nothing to do. Returns how many jobs it ran.
+    /// Runs jobs as worker `index` until the pool stops (or is stopped and
+    /// drained), waiting through `idle` when there is nothing to do.
+    /// Returns how many jobs it ran.
     ///
     /// Call it from the context that should be worker `index`: a thread, a
-    /// core's main loop. It returns once [`stop`](Self::stop) or
-    /// [`stop_wait`](Self::stop_wait) has finished with the pool. Waiting
-    /// first spins with [`crossbeam_utils::Backoff`], then calls
-    /// [`Idle::idle`] ([`Spin`](crate::Spin) keeps spinning; a WFE/WFI hook
-    /// needs [`Config::wake`] to be woken by submits).
+    /// core's main loop. Waiting first backs off (spins, then yields), then
+    /// calls [`Idle::idle`] ([`Spin`](crate::Spin) keeps spinning; a
+    /// WFE/WFI strategy needs an [`Env::wake`] to be woken by submits).
     ///
     /// Thread context only: it waits for other contexts.
     ///
@@ -404,16 +465,6 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
     where
         J: Job,
     {
-        self.worker_loop(index, idle, run_job)
-    }
-
-    /// The worker loop, with a custom way to run each job.
-    pub(crate) fn worker_loop(
-        &self,
-        index: usize,
-        idle: &mut impl Idle,
-        mut exec: impl FnMut(J) -> Outcome,
-    ) -> Result<usize, WorkerError> {
         let Some(counters) = self.workers.get(index) else {
             return Err(WorkerError::NoSuchWorker { index, workers: W });
         };
@@ -431,7 +482,19 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
             }
         }
         let _release = Release(&counters.claimed);
-        let bit = 1usize << index;
+        Ok(self.worker_loop(index, counters, idle, run_job))
+    }
+
+    /// The worker loop over one worker's counters, with a custom way to
+    /// run each job. The thread pool's threads run it too.
+    pub(crate) fn worker_loop(
+        &self,
+        index: usize,
+        counters: &RunCounters,
+        idle: &mut impl Idle,
+        mut exec: impl FnMut(J) -> Outcome,
+    ) -> usize {
+        let mut active = Active::enter(counters);
         let backoff = Backoff::new();
         let mut ran = 0;
         loop {
@@ -441,9 +504,12 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
                     backoff.reset();
                     continue;
                 }
-                Step::Stopped => return Ok(ran),
+                Step::Stopped | Step::Drained => return ran,
+                // Another context is mid-operation on the front slot: it
+                // finishes in a few steps, unless it was preempted, so
+                // yield after a few spins.
                 Step::Busy => {
-                    backoff.spin();
+                    backoff.snooze();
                     continue;
                 }
                 Step::Idle | Step::Paused => {}
@@ -452,14 +518,17 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
                 backoff.snooze();
                 continue;
             }
+            // Inactive while idle, so that `stop_wait` and `pause_wait` do
+            // not wait for us.
+            active.leave();
             // Announce, fence, re-check, then wait.
-            self.sleepers.fetch_or(bit, Ordering::Relaxed);
-            // SeqCst fence: pairs with the fences in `submit` and
-            // `take_sleepers`; see the module docs.
+            self.sleepers.fetch_add(1, Ordering::Relaxed);
+            // SeqCst fence: pairs with the `SeqCst` load of `sleepers` in
+            // `submit` and the fence in `wake_all`; see the module docs.
             fence(Ordering::SeqCst);
             // The `park` mutant skips the re-check, so a job published just
             // before the announcement is never seen: a lost wake-up that the
-            // thread-pool loom models must catch.
+            // loom models must catch.
             #[cfg(not(taskring_mutant = "park"))]
             let sleep = !self.has_work();
             #[cfg(taskring_mutant = "park")]
@@ -467,16 +536,31 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
             if sleep {
                 idle.idle(index);
             }
-            self.sleepers.fetch_and(!bit, Ordering::Relaxed);
+            // Leave the count, unless a submit or `wake_all` took us off it.
+            let mut sleepers = self.sleepers.load(Ordering::Relaxed);
+            while sleepers != 0 {
+                match self.sleepers.compare_exchange(
+                    sleepers,
+                    sleepers - 1,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(now) => sleepers = now,
+                }
+            }
+            active = Active::enter(counters);
             backoff.reset();
         }
     }
 
     /// True if a worker must not sleep: a job is queued and the pool is not
-    /// paused, or the pool stopped.
+    /// paused, or the pool is closed (it drains or exits).
     fn has_work(&self) -> bool {
         let state = self.state.load(Ordering::Relaxed);
-        state & STOPPED != 0 || (state & PAUSED == 0 && !self.ring.is_empty())
+        state & STOPPED != 0
+            || self.ring.is_closed()
+            || (state & PAUSED == 0 && !self.ring.is_empty())
     }
 
     /// Takes the front job, if allowed, and runs it with `exec`.
@@ -486,11 +570,13 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
         if state & STOPPED != 0 {
             return Step::Stopped;
         }
-        if state & PAUSED != 0 {
+        // A pause has no effect once the ring is closed.
+        if state & PAUSED != 0 && !self.ring.is_closed() {
             return Step::Paused;
         }
         let entry = match self.ring.try_pop() {
             Ok(entry) => entry,
+            Err(PopError::Empty) if self.ring.is_closed() => return Step::Drained,
             Err(PopError::Empty) => return Step::Idle,
             Err(PopError::Busy) => return Step::Busy,
         };
@@ -500,10 +586,10 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
 
     /// Bookkeeping after a job left the queue.
     #[inline]
-    fn took(&self, counters: &RunCounters, at: C::Stamp) {
-        if C::ENABLED {
-            let enqueued = C::ticks(at);
-            let waited = C::ticks(C::now()).saturating_sub(enqueued);
+    fn took(&self, counters: &RunCounters, at: E::Stamp) {
+        if clocked::<E>() {
+            let enqueued = self.env.ticks(at);
+            let waited = self.env.ticks(self.env.now()).saturating_sub(enqueued);
             let waited = usize::try_from(waited).unwrap_or(usize::MAX);
             if waited > counters.max_wait.load(Ordering::Relaxed) {
                 counters.max_wait.fetch_max(waited, Ordering::Relaxed);
@@ -514,15 +600,22 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
         }
         let submits = &*self.submits;
         if submits.overloaded.load(Ordering::Relaxed) != 0 {
-            let depth = self.ring.len();
-            if depth <= self.config.low
-                && submits
-                    .overloaded
-                    .compare_exchange(1, 0, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
-            {
-                self.report(OverloadEvent::Recovered { depth });
-            }
+            self.maybe_recovered();
+        }
+    }
+
+    /// Raises `Recovered` if the depth fell to the low watermark.
+    #[cold]
+    fn maybe_recovered(&self) {
+        let submits = &*self.submits;
+        let depth = self.ring.len();
+        if depth <= self.config.low
+            && submits
+                .overloaded
+                .compare_exchange(1, 0, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.env.on_event(PoolEvent::Recovered { depth });
         }
     }
 
@@ -532,21 +625,60 @@ impl<J, const N: usize, const W: usize, C: Clock> Pool<J, N, W, C> {
         struct Unwinding<'a>(&'a RunCounters);
         impl Drop for Unwinding<'_> {
             fn drop(&mut self) {
-                self.0.running.fetch_sub(1, Ordering::Relaxed);
-                RunCounters::bump(&self.0.panicked);
+                self.0.add(&self.0.running, usize::MAX);
+                self.0.add(&self.0.panicked, 1);
             }
         }
-        counters.running.fetch_add(1, Ordering::Relaxed);
+        counters.add(&counters.running, 1);
         let guard = Unwinding(counters);
         let outcome = lifecycle::own_job::running(self as *const Self as usize, || exec(job));
         core::mem::forget(guard);
-        counters.running.fetch_sub(1, Ordering::Relaxed);
+        counters.add(&counters.running, usize::MAX);
         match outcome {
-            Outcome::Completed => RunCounters::bump(&counters.completed),
-            Outcome::Panicked => RunCounters::bump(&counters.panicked),
+            Outcome::Completed => counters.add(&counters.completed, 1),
+            Outcome::Panicked => counters.add(&counters.panicked, 1),
         }
         outcome
     }
+}
+
+/// Marks a context as one that may hold a job, for as long as it lives
+/// (also when a job's panic unwinds).
+pub(crate) struct Active<'a>(Option<&'a RunCounters>);
+
+impl<'a> Active<'a> {
+    /// Marks `counters` active.
+    #[inline]
+    pub(crate) fn enter(counters: &'a RunCounters) -> Self {
+        counters.add(&counters.active, 1);
+        // SeqCst fence: pairs with the `SeqCst` fence in `pause_wait` and
+        // `stop_wait` after they change the state: either they see us
+        // active, or our next look at the state sees the change.
+        fence(Ordering::SeqCst);
+        Self(Some(counters))
+    }
+
+    /// Marks the context inactive now.
+    #[inline]
+    pub(crate) fn leave(&mut self) {
+        if let Some(counters) = self.0.take() {
+            // Release (in `add`): pairs with the `Acquire` loads in
+            // `is_quiescent`, so the jobs we ran happen before.
+            counters.add(&counters.active, usize::MAX);
+        }
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+
+/// True when the environment has a clock (a stamp that is not zero-sized).
+#[inline(always)]
+const fn clocked<E: Env>() -> bool {
+    core::mem::size_of::<E::Stamp>() != 0
 }
 
 /// Runs a job without catching panics.
@@ -555,13 +687,13 @@ fn run_job<J: Job>(job: J) -> Outcome {
     Outcome::Completed
 }
 
-impl<J, const N: usize, const W: usize, C: Clock> Default for Pool<J, N, W, C> {
+impl<J, const N: usize, const W: usize, E: Env + Default> Default for Pool<J, N, W, E> {
     fn default() -> Self {
-        Self::new()
+        Self::with_env(Config::new(), E::default())
     }
 }
 
-impl<J, const N: usize, const W: usize, C: Clock> fmt::Debug for Pool<J, N, W, C> {
+impl<J, const N: usize, const W: usize, E: Env> fmt::Debug for Pool<J, N, W, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
             .field("capacity", &N)

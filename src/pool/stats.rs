@@ -1,4 +1,4 @@
-//! Pool configuration, counters and the [`Stats`] snapshot.
+//! Pool configuration, events, counters and the [`Stats`] snapshot.
 
 use crate::{
     error::ConfigError,
@@ -7,40 +7,41 @@ use crate::{
 
 /// Settings of a [`Pool`](crate::Pool), built in const context.
 ///
-/// ```
-/// use taskring::{Config, OverloadEvent, Pool};
+/// Only data: what the pool does on an event, how it wakes a worker and how
+/// it tells time belong to its [`Env`](crate::Env).
 ///
-/// fn alert(event: OverloadEvent) {
+/// ```
+/// use taskring::{Config, Hooks, Pool, PoolEvent};
+///
+/// fn alert(event: PoolEvent) {
 ///     // Log it, bump a metric, light an LED...
 ///     let _ = event;
 /// }
 ///
-/// static POOL: Pool<fn(), 64, 2> =
-///     Pool::with_config(Config::new().watermarks(48, 16).on_overload(alert));
+/// static POOL: Pool<fn(), 64, 2, Hooks> = Pool::with_env(
+///     Config::new().watermarks(48, 16),
+///     Hooks::new().on_event(alert),
+/// );
 /// # let _ = &POOL;
 /// ```
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Config {
     pub(crate) high: usize,
     pub(crate) low: usize,
-    pub(crate) on_overload: Option<fn(OverloadEvent)>,
-    pub(crate) wake: Option<fn(usize)>,
 }
 
 impl Config {
-    /// No watermarks, no callbacks.
+    /// No watermarks.
     pub const fn new() -> Self {
         Self {
             high: usize::MAX,
             low: 0,
-            on_overload: None,
-            wake: None,
         }
     }
 
-    /// Sets the overload watermarks on queue depth: reaching `high` reports
-    /// [`OverloadEvent::Overloaded`] once; falling to `low` or below then
-    /// reports [`OverloadEvent::Recovered`] once.
+    /// Sets the overload watermarks on queue depth: reaching `high` raises
+    /// [`PoolEvent::Overloaded`] once; falling to `low` or below then
+    /// raises [`PoolEvent::Recovered`] once.
     ///
     /// # Panics
     ///
@@ -68,23 +69,6 @@ impl Config {
         self.low = low;
         Ok(self)
     }
-
-    /// Calls `f` on each overload transition, from the context that caused
-    /// it (a submitter for `Overloaded`, a worker for `Recovered`; possibly
-    /// an interrupt handler). Keep it short.
-    pub const fn on_overload(mut self, f: fn(OverloadEvent)) -> Self {
-        self.on_overload = Some(f);
-        self
-    }
-
-    /// Calls `f(worker)` to wake a sleeping worker, from the submitting
-    /// context (possibly an interrupt handler). For example `|_|
-    /// cortex_m::asm::sev()` with a WFE idle strategy. Not needed with the
-    /// default [`Spin`](crate::Spin) strategy.
-    pub const fn wake(mut self, f: fn(usize)) -> Self {
-        self.wake = Some(f);
-        self
-    }
 }
 
 impl Default for Config {
@@ -93,18 +77,26 @@ impl Default for Config {
     }
 }
 
-/// An overload transition, with the queue depth that caused it.
+/// Something a pool reports through [`Env::on_event`](crate::Env::on_event).
+///
+/// Raised in one place each, from the context that caused it (a submitter
+/// for `Overloaded`, whoever takes a job for `Recovered`; possibly an
+/// interrupt handler), never while the pool holds a lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum OverloadEvent {
-    /// The queue depth reached the high watermark.
+#[non_exhaustive]
+pub enum PoolEvent {
+    /// A submit took the queue depth to the high watermark or above.
     Overloaded {
-        /// Queue depth when it was noticed.
+        /// The depth that submit reached: computed from the position it
+        /// claimed, never more than the queue really held plus the
+        /// submits in flight.
         depth: usize,
     },
-    /// After an overload, the depth fell to the low watermark or below.
+    /// After an overload, a job left the queue and the depth fell to the
+    /// low watermark or below.
     Recovered {
-        /// Queue depth when it was noticed.
+        /// The queue depth just after that job left.
         depth: usize,
     },
 }
@@ -121,9 +113,11 @@ pub enum OverloadEvent {
 pub struct Stats {
     /// Jobs in the queue now.
     pub queued: usize,
-    /// Largest queue depth seen after a submit.
+    /// Largest queue depth a submit reached (see [`PoolEvent::Overloaded`]
+    /// for how it is measured).
     pub high_water: usize,
-    /// Jobs accepted. Submissions in flight count until they fail.
+    /// Jobs accepted: `completed + panicked + handed_back + running +
+    /// queued`, each read once.
     pub submitted: usize,
     /// Jobs that ran to completion.
     pub completed: usize,
@@ -133,7 +127,9 @@ pub struct Stats {
     pub handed_back: usize,
     /// Jobs running now.
     pub running: usize,
-    /// Submissions refused, for any reason: `full + busy + after_stop`.
+    /// Submissions refused and handed back to their caller, for any
+    /// reason: `full + busy + after_stop`. A blocking submit that waits and
+    /// then succeeds is not counted; one that gives up is counted once.
     pub rejected: usize,
     /// Submissions refused because the queue was full.
     pub full: usize,
@@ -145,8 +141,8 @@ pub struct Stats {
     pub overloaded: bool,
     /// How many `Overloaded` events have fired.
     pub overload_events: usize,
-    /// Longest time a job waited in the queue, in clock ticks (0 without a
-    /// [`Clock`](crate::Clock)).
+    /// Longest time a job waited in the queue, in clock ticks of the
+    /// pool's [`Env`](crate::Env) (0 without a clock).
     pub max_wait: u64,
     /// Age of the oldest queued job, in clock ticks (0 without a clock or
     /// with an empty queue). An upper bound: it is measured from the later
@@ -154,45 +150,64 @@ pub struct Stats {
     pub lag: u64,
 }
 
-/// Counters bumped by one context that runs jobs (a worker, or the shared
-/// entry for `run_pending` callers). Each lives on its own cache line.
+/// Counters of one context that runs jobs (a worker, or the entry shared
+/// by `run_pending` and `stop_wait` callers). Each lives on its own cache
+/// line. A worker's counters have one writer, which updates them with
+/// plain loads and stores; the shared entry uses read-modify-writes.
 #[derive(Debug)]
 pub(crate) struct RunCounters {
     /// Set while a `run_worker` call owns this worker index.
     pub(crate) claimed: AtomicUsize,
+    /// Contexts that may hold a job now (0 or 1 for a worker). Set before
+    /// taking jobs, cleared once idle; `stop_wait` and `pause_wait` wait
+    /// for it to be clear.
+    pub(crate) active: AtomicUsize,
     pub(crate) completed: AtomicUsize,
     pub(crate) panicked: AtomicUsize,
     pub(crate) running: AtomicUsize,
     pub(crate) max_wait: AtomicUsize,
+    /// True when several contexts share these counters.
+    shared: bool,
 }
 
 impl RunCounters {
     crate::loom::loom_const_fn! {
-        pub(crate) fn new() -> Self {
+        pub(crate) fn new(shared: bool) -> Self {
             Self {
                 claimed: AtomicUsize::new(0),
+                active: AtomicUsize::new(0),
                 completed: AtomicUsize::new(0),
                 panicked: AtomicUsize::new(0),
                 running: AtomicUsize::new(0),
                 max_wait: AtomicUsize::new(0),
+                shared,
             }
         }
     }
 
-    /// Adds one to a counter that only this context writes.
+    /// Adds `delta` (1 or `usize::MAX` for -1) to one of these counters.
     ///
-    /// Release: pairs with the `Acquire` loads in `stop_wait`, so a job's
-    /// effects happen before `stop_wait` returns.
+    /// Release: pairs with the `Acquire` loads in `stop_wait`,
+    /// `pause_wait` and `stats`, so a finished job's effects are visible
+    /// to whoever sees it counted.
     #[inline]
-    pub(crate) fn bump(counter: &AtomicUsize) {
-        counter.fetch_add(1, Ordering::Release);
+    pub(crate) fn add(&self, counter: &AtomicUsize, delta: usize) {
+        if self.shared {
+            counter.fetch_add(delta, Ordering::Release);
+        } else {
+            // One writer: a load and a store, no locked instruction.
+            let value = counter.load(Ordering::Relaxed).wrapping_add(delta);
+            counter.store(value, Ordering::Release);
+        }
     }
 }
 
-/// Counters bumped by submitters and `stop`.
+/// Counters written by submitters and `stop`: only on a rejection, on a
+/// new high-water mark, on an overload transition, or when a job becomes
+/// the front of an empty queue. An accepted submit into a queue below its
+/// high-water mark writes none of them.
 #[derive(Debug)]
 pub(crate) struct SubmitCounters {
-    pub(crate) submitted: AtomicUsize,
     pub(crate) full: AtomicUsize,
     pub(crate) busy: AtomicUsize,
     pub(crate) after_stop: AtomicUsize,
@@ -209,7 +224,6 @@ impl SubmitCounters {
     crate::loom::loom_const_fn! {
         pub(crate) fn new() -> Self {
             Self {
-                submitted: AtomicUsize::new(0),
                 full: AtomicUsize::new(0),
                 busy: AtomicUsize::new(0),
                 after_stop: AtomicUsize::new(0),

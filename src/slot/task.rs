@@ -1,4 +1,5 @@
-//! [`Task`]: a type-erased `FnOnce() + Send + 'static` stored inline.
+//! [`Task`]: a type-erased `FnOnce() + Send + 'static`, stored inline when
+//! it fits.
 
 use core::{
     fmt,
@@ -6,26 +7,33 @@ use core::{
     mem::{self, ManuallyDrop, MaybeUninit},
 };
 
-/// A closure stored inline in `WORDS` machine words, with no heap.
+/// A closure stored inline in `WORDS` machine words when it fits.
 ///
 /// `Task` is what a [`Pool`](crate::Pool) of mixed closures holds: one
 /// pointer to a static table of two functions plus the closure's captures,
 /// so `size_of::<Task<WORDS>>() == (WORDS + 1) * size_of::<usize>()`. The
 /// default, three words, fits a closure capturing an `Arc` and two integers.
 ///
+/// [`Task::new`] builds the default `Task` (it needs no type annotation);
+/// [`Task::from_closure`] builds any `Task<WORDS>`.
+///
 /// A closure that does not fit, or that needs more than `usize` alignment,
-/// is rejected at **compile time**:
-///
-/// ```compile_fail
-/// let big = [0u64; 8];
-/// let task: taskring::Task = taskring::Task::new(move || drop(big));
-/// ```
-///
-/// Ask for more room with the `WORDS` parameter instead:
+/// is **boxed** with the `alloc` feature (one allocation; the task then
+/// holds the box's pointer), and rejected at **compile time** without it.
+/// That check runs when the code is monomorphized, so `cargo check` does
+/// not show it; `cargo build` does. Ask for more room with the `WORDS`
+/// parameter to keep a larger closure inline:
 ///
 /// ```
+/// use taskring::Task;
+///
+/// let task = Task::new(|| println!("inline"));
+/// assert!(!task.is_boxed());
+/// task.run();
+///
 /// let big = [1u64; 8];
-/// let task: taskring::Task<8> = taskring::Task::new(move || assert_eq!(big.len(), 8));
+/// let task: Task<8> = Task::from_closure(move || assert_eq!(big.len(), 8));
+/// assert!(!task.is_boxed());
 /// task.run();
 /// ```
 ///
@@ -45,6 +53,8 @@ struct VTable {
     /// Drops the closure in place.
     drop: unsafe fn(*mut u8),
     size: usize,
+    /// The stored value is a `Box` of the closure.
+    boxed: bool,
 }
 
 /// Builds the [`VTable`] for closure type `F`.
@@ -55,6 +65,13 @@ impl<F: FnOnce()> VTableFor<F> {
         call: Self::call,
         drop: Self::drop,
         size: mem::size_of::<F>(),
+        boxed: false,
+    };
+
+    #[cfg(feature = "alloc")]
+    const BOXED: VTable = VTable {
+        boxed: true,
+        ..Self::VTABLE
     };
 
     /// # Safety
@@ -81,11 +98,9 @@ impl<F: FnOnce()> VTableFor<F> {
 
 // === impl Task ===
 
-impl<const WORDS: usize> Task<WORDS> {
-    /// Stores `f` inline.
-    ///
-    /// Fails to compile if `f` is larger than `WORDS` words or aligned
-    /// more strictly than `usize`.
+impl Task {
+    /// Wraps `f` in the default `Task` (three words): inline when it fits,
+    /// boxed otherwise (see [`Task`]).
     ///
     /// # Examples
     ///
@@ -96,7 +111,7 @@ impl<const WORDS: usize> Task<WORDS> {
     /// let hits = Arc::new(AtomicUsize::new(0));
     /// let (a, b) = (2usize, 3usize);
     /// let h = hits.clone();
-    /// let task: Task = Task::new(move || {
+    /// let task = Task::new(move || {
     ///     h.fetch_add(a * b, Ordering::Relaxed);
     /// });
     /// task.run();
@@ -106,25 +121,76 @@ impl<const WORDS: usize> Task<WORDS> {
     where
         F: FnOnce() + Send + 'static,
     {
-        const {
-            assert!(
-                mem::size_of::<F>() <= WORDS * mem::size_of::<usize>(),
-                "taskring: closure too big for Task<WORDS>: capture less (e.g. one Arc of the state) or use a larger Task<WORDS>",
-            );
-            assert!(
-                mem::align_of::<F>() <= mem::align_of::<usize>(),
-                "taskring: closure is aligned more strictly than usize: Task cannot store it inline; capture a reference or a Box instead",
-            );
+        Self::from_closure(f)
+    }
+}
+
+impl<const WORDS: usize> Task<WORDS> {
+    /// True if a closure of type `F` is stored inline in a `Task<WORDS>`.
+    pub const fn fits<F>() -> bool {
+        mem::size_of::<F>() <= WORDS * mem::size_of::<usize>()
+            && mem::align_of::<F>() <= mem::align_of::<usize>()
+    }
+
+    /// Wraps `f`: inline when it fits in `WORDS` words, boxed otherwise
+    /// with the `alloc` feature, a compile-time error otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let big = [1u64; 8];
+    /// let task = taskring::Task::<8>::from_closure(move || assert_eq!(big.len(), 8));
+    /// task.run();
+    /// ```
+    pub fn from_closure<F>(f: F) -> Self
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        if const { Self::fits::<F>() } {
+            // SAFETY: `fits` holds for `F`.
+            return unsafe { Self::inline_unchecked(f, &VTableFor::<F>::VTABLE) };
         }
+        #[cfg(feature = "alloc")]
+        {
+            const {
+                assert!(
+                    Self::fits::<F>() || Self::fits::<alloc::boxed::Box<F>>(),
+                    "taskring: a Task<0> cannot hold even a boxed closure",
+                );
+            }
+            let boxed = alloc::boxed::Box::new(f);
+            // SAFETY: The assertion above proves that a `Box<F>` fits.
+            unsafe { Self::inline_unchecked(boxed, &VTableFor::<alloc::boxed::Box<F>>::BOXED) }
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            const {
+                assert!(
+                    Self::fits::<F>(),
+                    "taskring: closure too big for Task<WORDS> (or aligned more strictly than usize): capture less (e.g. one reference to the state), use a larger Task<WORDS>, or enable the `alloc` feature to box it",
+                );
+            }
+            unreachable!()
+        }
+    }
+
+    /// Stores `f` inline with `vtable`.
+    ///
+    /// # Safety
+    ///
+    /// `F` must fit in `WORDS` words with at most `usize` alignment
+    /// ([`fits`](Self::fits)), and `vtable` must be one made for `F`.
+    unsafe fn inline_unchecked<F>(f: F, vtable: &'static VTable) -> Self
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        debug_assert!(Self::fits::<F>(), "this is a bug in taskring");
         let mut storage = MaybeUninit::<[usize; WORDS]>::uninit();
-        // SAFETY: The const assertions above prove that `F` fits in the
-        // storage and that the storage (aligned for `usize`) is aligned for
-        // `F`. The storage is fresh, so nothing is overwritten.
+        // SAFETY: The caller guarantees that `F` fits in the storage and
+        // that the storage (aligned for `usize`) is aligned for `F`. The
+        // storage is fresh, so nothing is overwritten.
         unsafe { storage.as_mut_ptr().cast::<F>().write(f) };
-        Self {
-            vtable: &VTableFor::<F>::VTABLE,
-            storage,
-        }
+        Self { vtable, storage }
     }
 
     /// Runs the closure, consuming the task.
@@ -145,9 +211,15 @@ impl<const WORDS: usize> Task<WORDS> {
         unsafe { call(this.storage.as_mut_ptr().cast::<u8>()) };
     }
 
-    /// The size in bytes of the stored closure's captures.
+    /// The size in bytes of what is stored inline: the closure's
+    /// captures, or the pointer of its box.
     pub fn captures_size(&self) -> usize {
         self.vtable.size
+    }
+
+    /// True if the closure did not fit and was boxed.
+    pub fn is_boxed(&self) -> bool {
+        self.vtable.boxed
     }
 }
 
@@ -165,6 +237,7 @@ impl<const WORDS: usize> fmt::Debug for Task<WORDS> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Task")
             .field("captures_size", &self.vtable.size)
+            .field("boxed", &self.vtable.boxed)
             .field("capacity", &(WORDS * mem::size_of::<usize>()))
             .finish()
     }

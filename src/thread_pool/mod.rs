@@ -1,109 +1,100 @@
-//! A pool of OS threads over a [`Pool`]: parked idle workers, blocking
-//! back-pressure, submit-and-wait, panic isolation and synchronous
-//! shutdown. Needs the `std` feature.
+//! A pool of OS threads over a [`Pool`]: a worker count chosen at run time,
+//! parked idle workers, blocking back-pressure, closures without ceremony,
+//! submit-and-wait, panic isolation and synchronous shutdown. Needs the
+//! `std` feature.
 //!
 //! ```
-//! use taskring::{thread_pool::ThreadPool, Task};
+//! use taskring::ThreadPool;
 //!
-//! // 256 queued jobs at most, 4 worker threads.
-//! let pool: ThreadPool<Task, 256, 4> = ThreadPool::new();
-//! for i in 0..1000 {
-//!     // Blocks while 256 jobs are queued, until a worker frees a slot.
-//!     pool.submit(Task::new(move || { std::hint::black_box(i * 2); })).unwrap();
+//! // 4 worker threads; the queue holds 1024 jobs (the default `N`).
+//! let pool: ThreadPool = ThreadPool::new(4)?;
+//! for i in 0..10_000 {
+//!     // Blocks while the queue is full, until a worker frees a slot.
+//!     pool.execute(move || { std::hint::black_box(i * 2); })?;
 //! }
-//! let answer = pool.submit_wait_with(|| 6 * 7).unwrap();
+//! let answer = pool.submit_wait_with(|| 6 * 7)?;
 //! assert_eq!(answer, 42);
-//! pool.stop_wait().unwrap(); // Runs what is queued, then joins the threads.
-//! assert_eq!(pool.stats().completed, 1001);
+//! pool.stop_wait()?; // Runs what is queued, then joins the threads.
+//! assert_eq!(pool.stats().completed, 10_001);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Waking idle workers
 //!
-//! A worker that finds no job backs off (spins, then yields), announces
-//! itself in the pool's bitmask of sleepers, issues a `SeqCst` fence,
-//! checks the queue once more and then parks. A submit publishes its job,
-//! issues a `SeqCst` fence, reads the bitmask, claims one sleeper's bit
-//! with an atomic read-modify-write and unparks that one thread. Either the
-//! worker's re-check sees the job, or the submit sees the worker's bit;
-//! park tokens are sticky, so an unpark that lands before `park` is not
-//! lost. A pool with no work therefore uses no CPU once its workers have
-//! parked, and a submit wakes at most one thread, only if one is parked.
-//! Stop, resume and detach change the pool's state and then unpark every
-//! worker. The loom models in `loom-tests/thread_pool.rs` check these
-//! hand-offs, and a `--cfg taskring_mutant="park"` build, which skips the
-//! worker's re-check, must fail them.
+//! The threads run the [`Pool`]'s own worker loop and wake-up protocol
+//! (see [the pool docs](crate::pool#waking-idle-workers)): a thread that
+//! finds no job backs off (spins, then yields), announces itself, re-checks
+//! the queue and then waits for a wake-up token on a condition variable. A
+//! submit that sees an announced thread claims it and adds one token, so a
+//! submit wakes at most one thread, only if one waits, and a pool with no
+//! work uses no CPU once its threads wait. Stop and resume wake every
+//! thread. The loom models in `loom-tests/thread_pool.rs` check these
+//! hand-offs on the code the pool runs.
 //!
 //! # Back-pressure
 //!
-//! [`submit`](ThreadPool::submit) blocks while the queue is full: it backs
-//! off, then waits on a condition variable until a worker frees a slot.
-//! The same fence pairing as above (the worker's pop and fence, then a
-//! look at the count of waiting submitters; the submitter's registration
-//! and fence, then one more try) means a freed slot is never missed.
+//! [`submit`](ThreadPool::submit) and [`execute`](ThreadPool::execute)
+//! block while the queue is full: they back off, then wait on a condition
+//! variable until a worker frees a slot. No user code (job, event handler)
+//! ever runs while the pool holds one of its locks.
 //! [`stop`](ThreadPool::stop) wakes every blocked submitter with
 //! [`SubmitError::Stopped`].
 //!
-//! # Inside a job
+//! # Inside a job, or an event handler
 //!
 //! A job may use its own pool, with these rules, so that no worker ever
 //! waits for itself:
 //!
-//! - `try_submit` and `stop` work as usual.
-//! - `submit` and `submit_timeout` never block: a full queue returns
-//!   [`SubmitError::Full`] at once.
+//! - `try_submit`, `try_execute` and `stop` work as usual.
+//! - `submit`, `execute` and `submit_timeout` never block: a full queue
+//!   returns [`SubmitError::Full`] at once.
 //! - `submit_wait` and `submit_wait_with` return [`WaitError::FromOwnJob`].
-//! - `stop_wait` returns [`StopError::FromOwnJob`]: the pool is closed, its
-//!   workers finish the queue and then exit; a later `stop_wait` or `Drop`
-//!   from outside joins them.
+//! - `stop_wait` and `pause_wait` return [`StopError::FromOwnJob`]: with
+//!   `stop_wait` the pool is closed, its workers finish the queue and then
+//!   exit; a later `stop_wait` or `Drop` from outside joins them.
 //! - Dropping the pool (say, the job held the last `Arc` of it) detaches:
 //!   the pool is closed, the workers finish the queue and exit on their
 //!   own, and nobody joins them.
 //!
-//! # Static pools
-//!
-//! A server can keep one [`Pool`] in a `static` and serve it with threads
-//! from [`Pool::spawn_workers`]; see [`thread_config`].
+//! An event handler ([`Builder::on_event`]) runs on the submitter or worker
+//! that raised the event, outside every lock: it may call `try_submit`,
+//! `stop`, or anything a plain caller may, but a blocking call there blocks
+//! that submitter or worker.
 
-use alloc::{boxed::Box, string::String, vec::Vec};
+use alloc::{boxed::Box, string::String, sync::Arc as StdArc, vec::Vec};
 use core::{any::Any, fmt, time::Duration};
 use std::{io, time::Instant};
 
 use crate::{
     loom::sync::{Arc, Builder as ThreadBuilder, JoinHandle, Mutex},
-    Config, Job, OverloadEvent, Pool, Stats, StopError, SubmitError,
+    Config, ConfigError, Job, PoolEvent, Stats, StopError, SubmitError, Task,
 };
 
 mod shared;
-mod statics;
 mod wait;
 
 pub use self::{
     shared::PanicPolicy,
-    statics::{thread_config, wake_worker, Workers},
     wait::{FnJob, WaitError},
 };
 use self::{
-    shared::{Envelope, Settings, Shared},
+    shared::{Envelope, Settings, Shared, ThreadEnv},
     wait::{Done, Ended, Notify},
 };
 
-/// A fixed-capacity pool of `W` OS threads running jobs of type `J` from a
-/// queue of `N`.
+/// A pool of OS threads running jobs of type `J` from a queue of `N`.
 ///
-/// Built on [`Pool`], so the queue is a bounded ring with no allocation per
-/// job (a [`submit_wait`](Self::submit_wait) allocates one small signal).
-/// See the [module docs](self) for the wake-up protocol and the rules for
-/// calls made from inside a job. Queue waits and lag in
-/// [`stats`](Self::stats) are in nanoseconds.
+/// The worker count is chosen when the pool starts
+/// ([`new`](Self::new), [`Builder::workers`]); the queue capacity `N` is a
+/// constant. The default job type, [`Task`], holds any closure: inline
+/// when it fits, boxed otherwise, so `ThreadPool` with no parameters is a
+/// general-purpose pool. See the [module docs](self) for the wake-up
+/// protocol and the rules for calls made from inside a job.
 ///
 /// Dropping the pool is [`stop_wait`](Self::stop_wait): queued jobs run,
 /// and every thread has been joined when `drop` returns.
-///
-/// `W` may be 0: the pool then starts no thread and runs its queue only in
-/// `stop_wait`, on the caller (a blocking submit into its full queue waits
-/// until `stop`).
-pub struct ThreadPool<J: Job + 'static, const N: usize, const W: usize> {
-    shared: Arc<Shared<J, N, W>>,
+pub struct ThreadPool<J: Job + 'static = Task, const N: usize = 1024> {
+    shared: Arc<Shared<J, N>>,
     /// Taken and joined by the first `stop_wait`; the lock is held while
     /// joining, so a concurrent `stop_wait` returns only after the join.
     handles: Mutex<Vec<JoinHandle<()>>>,
@@ -111,30 +102,37 @@ pub struct ThreadPool<J: Job + 'static, const N: usize, const W: usize> {
 
 // === impl ThreadPool ===
 
-impl<J: Job + 'static, const N: usize, const W: usize> ThreadPool<J, N, W> {
-    /// Starts a pool with the default settings: threads named
-    /// `taskring-worker-{i}`, panics isolated and counted.
+impl<J: Job + 'static, const N: usize> ThreadPool<J, N> {
+    /// The largest worker count a pool accepts.
+    pub const MAX_WORKERS: usize = 4096;
+
+    /// Starts a pool of `workers` threads with the default settings:
+    /// threads named `taskring-worker-{i}`, panics isolated and counted.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// If a thread cannot be started; use [`builder`](Self::builder) and
-    /// [`Builder::build`] to get the error instead.
+    /// [`BuildError::NoWorkers`] for 0, [`BuildError::TooManyWorkers`]
+    /// above [`MAX_WORKERS`](Self::MAX_WORKERS), [`BuildError::Spawn`] if
+    /// a thread cannot be started (those already started are stopped and
+    /// joined first).
     ///
     /// # Examples
     ///
     /// ```
-    /// let pool: taskring::thread_pool::ThreadPool<fn(), 16, 2> =
-    ///     taskring::thread_pool::ThreadPool::new();
-    /// pool.submit(|| {}).unwrap();
+    /// use taskring::{BuildError, ThreadPool};
+    ///
+    /// let pool: ThreadPool = ThreadPool::new(2)?;
+    /// pool.execute(|| println!("hello from the pool"))?;
+    /// assert_eq!(pool.workers(), 2);
+    /// assert!(matches!(ThreadPool::<fn()>::new(0), Err(BuildError::NoWorkers)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn new() -> Self {
-        Self::builder()
-            .build()
-            .expect("taskring: could not start a worker thread")
+    pub fn new(workers: usize) -> Result<Self, BuildError> {
+        Self::builder().workers(workers).build()
     }
 
     /// A [`Builder`] for a pool with custom settings.
-    pub fn builder() -> Builder<J, N, W> {
+    pub fn builder() -> Builder<J, N> {
         Builder::new()
     }
 
@@ -142,7 +140,8 @@ impl<J: Job + 'static, const N: usize, const W: usize> ThreadPool<J, N, W> {
     ///
     /// Waits by backing off briefly and then parking until a worker frees
     /// a slot. From inside a job of this pool it never waits (see the
-    /// [module docs](self)).
+    /// [module docs](self)). A refusal is counted once in
+    /// [`Stats::rejected`](crate::Stats::rejected), when it is returned.
     ///
     /// # Errors
     ///
@@ -153,14 +152,15 @@ impl<J: Job + 'static, const N: usize, const W: usize> ThreadPool<J, N, W> {
     /// # Examples
     ///
     /// ```
-    /// use taskring::{thread_pool::ThreadPool, SubmitError};
+    /// use taskring::{SubmitError, ThreadPool};
     ///
-    /// let pool: ThreadPool<fn(), 1, 1> = ThreadPool::new();
+    /// let pool: ThreadPool<fn(), 1> = ThreadPool::new(1)?;
     /// for _ in 0..10 {
-    ///     pool.submit(|| {}).unwrap(); // One slot: each waits for the last.
+    ///     pool.submit(|| {})?; // One slot: each waits for the last.
     /// }
     /// let _ = pool.stop();
     /// assert!(matches!(pool.submit(|| {}), Err(SubmitError::Stopped(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn submit(&self, job: J) -> Result<(), SubmitError<J>> {
         self.shared
@@ -179,13 +179,14 @@ impl<J: Job + 'static, const N: usize, const W: usize> ThreadPool<J, N, W> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use taskring::{thread_pool::ThreadPool, SubmitError};
+    /// use taskring::{SubmitError, ThreadPool};
     ///
-    /// // No worker threads: nothing runs, so the queue stays full.
-    /// let pool: ThreadPool<fn(), 1, 0> = ThreadPool::new();
-    /// pool.submit(|| {}).unwrap();
+    /// let pool: ThreadPool<fn(), 1> = ThreadPool::new(1)?;
+    /// pool.pause(); // Nothing runs, so the queue stays full.
+    /// pool.submit(|| {})?;
     /// let late = pool.submit_timeout(|| {}, Duration::from_millis(10));
     /// assert!(matches!(late, Err(SubmitError::Full(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn submit_timeout(&self, job: J, timeout: Duration) -> Result<(), SubmitError<J>> {
         let deadline = Instant::now().checked_add(timeout);
@@ -206,6 +207,50 @@ impl<J: Job + 'static, const N: usize, const W: usize> ThreadPool<J, N, W> {
             .map_err(unwrap_error)
     }
 
+    /// Runs the closure `f` on the pool: wraps it as a job (for [`Task`],
+    /// inline when it fits, boxed otherwise) and [`submit`](Self::submit)s
+    /// it, waiting while the queue is full.
+    ///
+    /// # Errors
+    ///
+    /// As for [`submit`](Self::submit), with the wrapped job inside.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use taskring::ThreadPool;
+    ///
+    /// let pool: ThreadPool = ThreadPool::new(2)?;
+    /// let (tx, rx) = mpsc::channel();
+    /// let name = String::from("session-7"); // Four words with the index:
+    /// let index = 7usize;                    // boxed by the default Task.
+    /// pool.execute(move || tx.send(format!("{name}/{index}")).unwrap())?;
+    /// assert_eq!(rx.recv()?, "session-7/7");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn execute<F>(&self, f: F) -> Result<(), SubmitError<J>>
+    where
+        J: FnJob,
+        F: FnOnce() + Send + 'static,
+    {
+        self.submit(J::from_fn(f))
+    }
+
+    /// Like [`execute`](Self::execute), but never waits (see
+    /// [`try_submit`](Self::try_submit)).
+    ///
+    /// # Errors
+    ///
+    /// As for [`try_submit`](Self::try_submit), with the wrapped job inside.
+    pub fn try_execute<F>(&self, f: F) -> Result<(), SubmitError<J>>
+    where
+        J: FnJob,
+        F: FnOnce() + Send + 'static,
+    {
+        self.try_submit(J::from_fn(f))
+    }
+
     /// Queues `job` (waiting for room like [`submit`](Self::submit)) and
     /// returns once it has run.
     ///
@@ -224,14 +269,15 @@ impl<J: Job + 'static, const N: usize, const W: usize> ThreadPool<J, N, W> {
     /// # Examples
     ///
     /// ```
-    /// use taskring::thread_pool::{ThreadPool, WaitError};
+    /// use taskring::{thread_pool::WaitError, ThreadPool};
     ///
-    /// let pool: ThreadPool<fn(), 8, 2> = ThreadPool::new();
+    /// let pool: ThreadPool<fn(), 8> = ThreadPool::new(2)?;
     /// assert_eq!(pool.submit_wait(|| {}), Ok(()));
     /// # std::panic::set_hook(Box::new(|_| {}));
     /// assert!(matches!(pool.submit_wait(|| panic!("boom")), Err(WaitError::Panicked)));
-    /// pool.stop_wait().unwrap();
+    /// pool.stop_wait()?;
     /// assert_eq!(pool.stats().panicked, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn submit_wait(&self, job: J) -> Result<(), WaitError<J>> {
         if self.shared.pool.in_own_job() {
@@ -256,10 +302,6 @@ impl<J: Job + 'static, const N: usize, const W: usize> ThreadPool<J, N, W> {
     /// Runs `f` on the pool and returns its value, like
     /// [`submit_wait`](Self::submit_wait).
     ///
-    /// The job wraps `f` and a pointer to the result: with `J = Task<WORDS>`
-    /// the closure must fit in `WORDS - 1` words (checked at compile time);
-    /// `Box<dyn FnOnce() + Send>` takes any closure.
-    ///
     /// # Errors
     ///
     /// As for [`submit_wait`](Self::submit_wait), without the job.
@@ -267,12 +309,13 @@ impl<J: Job + 'static, const N: usize, const W: usize> ThreadPool<J, N, W> {
     /// # Examples
     ///
     /// ```
-    /// use taskring::thread_pool::ThreadPool;
+    /// use taskring::ThreadPool;
     ///
-    /// let pool: ThreadPool<Box<dyn FnOnce() + Send>, 8, 2> = ThreadPool::new();
+    /// let pool: ThreadPool = ThreadPool::new(2)?;
     /// let words = vec!["a", "bb", "ccc"];
     /// let total = pool.submit_wait_with(move || words.iter().map(|w| w.len()).sum::<usize>());
     /// assert_eq!(total, Ok(6));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn submit_wait_with<R, F>(&self, f: F) -> Result<R, WaitError<()>>
     where
@@ -280,7 +323,7 @@ impl<J: Job + 'static, const N: usize, const W: usize> ThreadPool<J, N, W> {
         R: Send + 'static,
         F: FnOnce() -> R + Send + 'static,
     {
-        let slot: Arc<Mutex<Option<R>>> = Arc::new(Mutex::new(None));
+        let slot: StdArc<std::sync::Mutex<Option<R>>> = StdArc::new(std::sync::Mutex::new(None));
         let out = slot.clone();
         let job = J::from_fn(move || {
             let value = f();
@@ -303,32 +346,36 @@ impl<J: Job + 'static, const N: usize, const W: usize> ThreadPool<J, N, W> {
     /// blocked in [`submit`](Self::submit); `submit_wait` callers whose job
     /// is handed back get [`WaitError::NotRun`]. Jobs already running
     /// finish. Does not join the threads: [`stop_wait`](Self::stop_wait)
-    /// or `Drop` does. Idempotent; safe inside a job.
+    /// or `Drop` does. Idempotent; safe inside a job and an event handler.
     ///
     /// # Examples
     ///
     /// ```
-    /// use taskring::thread_pool::ThreadPool;
+    /// use taskring::ThreadPool;
     ///
-    /// let pool: ThreadPool<fn(), 8, 0> = ThreadPool::new(); // No workers.
-    /// pool.submit(|| {}).unwrap();
+    /// let pool: ThreadPool<fn(), 8> = ThreadPool::new(1)?;
+    /// pool.pause();
+    /// pool.submit(|| {})?;
     /// assert_eq!(pool.stop().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    #[must_use = "the jobs handed back have not run; dropping them loses them"]
     pub fn stop(&self) -> Vec<J> {
         let mut jobs = Vec::new();
         self.shared
             .pool
             .stop_with(|envelope| jobs.push(envelope.job));
-        self.shared.wake_all();
         self.shared.room.notify_all();
         jobs
     }
 
-    /// Stops accepting jobs, runs every queued job, waits for the running
-    /// ones, then joins every worker thread. A pause is lifted first.
+    /// Stops accepting jobs, lets the workers run every queued job, then
+    /// joins every worker thread.
     ///
-    /// The caller helps run the queue. Every concurrent caller returns
-    /// after the threads have been joined.
+    /// The caller does not run jobs itself, so no more than
+    /// [`workers`](Self::workers) jobs ever run at once, also while
+    /// stopping. A pause is lifted (once stopping, pause has no effect).
+    /// Every concurrent caller returns after the threads have been joined.
     ///
     /// # Errors
     ///
@@ -340,34 +387,26 @@ impl<J: Job + 'static, const N: usize, const W: usize> ThreadPool<J, N, W> {
     ///
     /// ```
     /// use std::sync::{atomic::{AtomicUsize, Ordering}, Arc};
-    /// use taskring::{thread_pool::ThreadPool, Task};
+    /// use taskring::ThreadPool;
     ///
-    /// let pool: ThreadPool<Task, 8, 2> = ThreadPool::new();
+    /// let pool: ThreadPool = ThreadPool::new(2)?;
     /// let done = Arc::new(AtomicUsize::new(0));
     /// for _ in 0..20 {
     ///     let done = done.clone();
-    ///     pool.submit(Task::new(move || {
+    ///     pool.execute(move || {
     ///         done.fetch_add(1, Ordering::Relaxed);
-    ///     }))
-    ///     .unwrap();
+    ///     })?;
     /// }
-    /// pool.stop_wait().unwrap();
+    /// pool.stop_wait()?;
     /// assert_eq!(done.load(Ordering::Relaxed), 20);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stop_wait(&self) -> Result<(), StopError> {
         let shared = &*self.shared;
+        shared.close();
         if shared.pool.in_own_job() {
-            shared.pool.close();
-            self.resume();
-            shared.room.notify_all();
             return Err(StopError::FromOwnJob);
         }
-        // Wake the workers first, so that they help drain a paused queue.
-        shared.pool.close();
-        self.resume();
-        shared.room.notify_all();
-        let result = shared.pool.stop_wait_with(|envelope| shared.exec(envelope));
-        shared.wake_all();
         let mut handles = self
             .handles
             .lock()
@@ -376,23 +415,72 @@ impl<J: Job + 'static, const N: usize, const W: usize> ThreadPool<J, N, W> {
             // Cannot be `Err`: job panics are caught inside the thread.
             let _ = handle.join();
         }
-        result
+        Ok(())
     }
 
     /// Pauses the pool: workers start no new job until
     /// [`resume`](Self::resume); submits still queue (and block once the
-    /// queue is full).
+    /// queue is full). Returns at once, while running jobs finish; see
+    /// [`pause_wait`](Self::pause_wait). No effect once the pool is
+    /// stopping.
     pub fn pause(&self) {
         self.shared.pool.pause();
+    }
+
+    /// Pauses the pool and waits until no job is running (queued jobs stay
+    /// queued).
+    ///
+    /// # Errors
+    ///
+    /// [`StopError::FromOwnJob`] from inside a job of this pool, which
+    /// would wait for itself. The pool is paused all the same.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskring::ThreadPool;
+    ///
+    /// let pool: ThreadPool = ThreadPool::new(2)?;
+    /// pool.execute(|| std::thread::sleep(Duration::from_millis(20)))?;
+    /// pool.pause_wait()?;
+    /// assert_eq!(pool.stats().running, 0);
+    /// pool.resume();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pause_wait(&self) -> Result<(), StopError> {
+        self.pause_until(None)
+    }
+
+    /// Like [`pause_wait`](Self::pause_wait), waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`StopError::TimedOut`] if jobs were still running at the deadline
+    /// (the pool stays paused); [`StopError::FromOwnJob`] as for
+    /// `pause_wait`.
+    pub fn pause_wait_timeout(&self, timeout: Duration) -> Result<(), StopError> {
+        self.pause_until(Instant::now().checked_add(timeout))
+    }
+
+    fn pause_until(&self, deadline: Option<Instant>) -> Result<(), StopError> {
+        self.pause();
+        if self.shared.pool.in_own_job() {
+            return Err(StopError::FromOwnJob);
+        }
+        if self.shared.wait_quiescent(deadline) {
+            Ok(())
+        } else {
+            Err(StopError::TimedOut)
+        }
     }
 
     /// Lifts a [`pause`](Self::pause) and wakes the workers.
     pub fn resume(&self) {
         self.shared.pool.resume();
-        self.shared.wake_all();
     }
 
-    /// True while paused.
+    /// True while paused (and not stopping).
     pub fn is_paused(&self) -> bool {
         self.shared.pool.is_paused()
     }
@@ -404,7 +492,7 @@ impl<J: Job + 'static, const N: usize, const W: usize> ThreadPool<J, N, W> {
     }
 
     /// True between an overload and the next recovery (see
-    /// [`Builder::on_overload`]).
+    /// [`Builder::watermarks`]).
     pub fn is_overloaded(&self) -> bool {
         self.shared.pool.is_overloaded()
     }
@@ -419,24 +507,17 @@ impl<J: Job + 'static, const N: usize, const W: usize> ThreadPool<J, N, W> {
         N
     }
 
-    /// The number of worker threads, `W`.
-    pub const fn workers(&self) -> usize {
-        W
+    /// The number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.shared.counters.len()
     }
 
     /// A snapshot of the pool's counters; `max_wait` and `lag` are in
-    /// nanoseconds. See [`Stats`].
+    /// nanoseconds, and 0 unless [`Builder::lag_metrics`] turned them on.
+    /// See [`Stats`].
+    #[must_use]
     pub fn stats(&self) -> Stats {
-        self.shared.pool.stats()
-    }
-
-    /// Closes the pool from inside one of its jobs and lets the workers
-    /// finish the queue and exit on their own.
-    fn detach(&self) {
-        self.shared.pool.close();
-        self.resume();
-        self.shared.room.notify_all();
-        // The handles are dropped with `self`: the threads are detached.
+        self.shared.pool.stats_with(&self.shared.counters)
     }
 }
 
@@ -449,34 +530,71 @@ fn unwrap_error<J>(error: SubmitError<Envelope<J>>) -> SubmitError<J> {
     }
 }
 
-impl<J: Job + 'static, const N: usize, const W: usize> Default for ThreadPool<J, N, W> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<J: Job + 'static, const N: usize, const W: usize> Drop for ThreadPool<J, N, W> {
+impl<J: Job + 'static, const N: usize> Drop for ThreadPool<J, N> {
     /// [`stop_wait`](ThreadPool::stop_wait): runs the queue and joins every
     /// thread. From inside one of its own jobs, detaches instead (see the
-    /// [module docs](self)).
+    /// [module docs](self)): the pool is closed, and the handles are
+    /// dropped with `self`.
     fn drop(&mut self) {
-        if self.shared.pool.in_own_job() {
-            self.detach();
-        } else {
-            let _ = self.stop_wait();
-        }
+        let _ = self.stop_wait();
     }
 }
 
-impl<J: Job + 'static, const N: usize, const W: usize> fmt::Debug for ThreadPool<J, N, W> {
+impl<J: Job + 'static, const N: usize> fmt::Debug for ThreadPool<J, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ThreadPool")
             .field("capacity", &N)
-            .field("workers", &W)
+            .field("workers", &self.workers())
             .field("stopped", &self.is_stopped())
             .field("paused", &self.is_paused())
             .field("stats", &self.stats())
             .finish_non_exhaustive()
+    }
+}
+
+/// Why a [`ThreadPool`] could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A pool needs at least one worker thread.
+    NoWorkers,
+    /// More workers than [`ThreadPool::MAX_WORKERS`].
+    TooManyWorkers {
+        /// The count asked for.
+        requested: usize,
+        /// The largest count accepted.
+        max: usize,
+    },
+    /// The settings were rejected.
+    Config(ConfigError),
+    /// A thread could not be started; those already started were stopped
+    /// and joined.
+    Spawn(io::Error),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoWorkers => f.write_str("a thread pool needs at least one worker"),
+            Self::TooManyWorkers { requested, max } => {
+                write!(
+                    f,
+                    "{requested} workers asked for; at most {max} are supported"
+                )
+            }
+            Self::Config(error) => write!(f, "invalid pool settings: {error}"),
+            Self::Spawn(error) => write!(f, "could not start a worker thread: {error}"),
+        }
+    }
+}
+
+impl core::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Config(error) => Some(error),
+            Self::Spawn(error) => Some(error),
+            Self::NoWorkers | Self::TooManyWorkers { .. } => None,
+        }
     }
 }
 
@@ -486,48 +604,64 @@ impl<J: Job + 'static, const N: usize, const W: usize> fmt::Debug for ThreadPool
 ///
 /// ```
 /// use std::sync::{atomic::{AtomicUsize, Ordering}, Arc};
-/// use taskring::{thread_pool::{PanicPolicy, ThreadPool}, Task};
+/// use taskring::{thread_pool::PanicPolicy, ThreadPool};
 ///
 /// let panics = Arc::new(AtomicUsize::new(0));
 /// let seen = panics.clone();
-/// let pool = ThreadPool::<Task, 64, 2>::builder()
+/// let pool: ThreadPool = ThreadPool::builder()
+///     .workers(3)
 ///     .name_prefix("session-")
 ///     .stack_size(256 * 1024)
 ///     .panic_policy(PanicPolicy::Isolate)
 ///     .on_panic(move |_payload| {
 ///         seen.fetch_add(1, Ordering::Relaxed);
 ///     })
-///     .on_overload(48, 16, |event| eprintln!("{event:?}"))
-///     .build()
-///     .unwrap();
+///     .watermarks(768, 256)
+///     .on_event(|event| eprintln!("{event:?}"))
+///     .lag_metrics(true)
+///     .build()?;
 /// # std::panic::set_hook(Box::new(|_| {}));
-/// pool.submit(Task::new(|| panic!("boom"))).unwrap();
-/// pool.stop_wait().unwrap();
+/// pool.execute(|| panic!("boom"))?;
+/// pool.stop_wait()?;
 /// assert_eq!(panics.load(Ordering::Relaxed), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
-pub struct Builder<J, const N: usize, const W: usize> {
+pub struct Builder<J, const N: usize> {
     settings: Settings,
+    workers: Option<usize>,
     stack_size: Option<usize>,
     watermarks: Option<(usize, usize)>,
+    on_event: Option<shared::EventHandler>,
+    lag_metrics: bool,
     _jobs: core::marker::PhantomData<fn(J)>,
 }
 
-impl<J: Job + 'static, const N: usize, const W: usize> Builder<J, N, W> {
+impl<J: Job + 'static, const N: usize> Builder<J, N> {
     fn new() -> Self {
         Self {
             settings: Settings {
                 policy: PanicPolicy::Isolate,
                 on_panic: None,
-                on_overload: None,
                 on_thread_start: None,
                 on_thread_stop: None,
                 name_prefix: String::from("taskring-worker-"),
             },
+            workers: None,
             stack_size: None,
             watermarks: None,
+            on_event: None,
+            lag_metrics: false,
             _jobs: core::marker::PhantomData,
         }
+    }
+
+    /// The number of worker threads: 1 to [`ThreadPool::MAX_WORKERS`]
+    /// (checked by [`build`](Self::build)). Default:
+    /// [`std::thread::available_parallelism`], or 1 if unknown.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers);
+        self
     }
 
     /// Names the threads `{prefix}{i}` (default `taskring-worker-`).
@@ -558,26 +692,29 @@ impl<J: Job + 'static, const N: usize, const W: usize> Builder<J, N, W> {
         self
     }
 
-    /// Reports overload: `handler` gets [`OverloadEvent::Overloaded`] when
-    /// the queue depth reaches `high`, then [`OverloadEvent::Recovered`]
-    /// once it falls to `low` or below, from whichever submitter or worker
-    /// noticed. A panic inside `handler` is caught and ignored.
-    ///
-    /// # Panics
-    ///
-    /// If `low >= high`.
-    pub fn on_overload(
-        mut self,
-        high: usize,
-        low: usize,
-        handler: impl Fn(OverloadEvent) + Send + Sync + 'static,
-    ) -> Self {
-        assert!(
-            low < high,
-            "taskring: the low watermark must be below the high watermark"
-        );
+    /// Overload watermarks on queue depth: reaching `high` raises
+    /// [`PoolEvent::Overloaded`], falling to `low` or below then raises
+    /// [`PoolEvent::Recovered`]. [`build`](Self::build) rejects
+    /// `low >= high`.
+    pub fn watermarks(mut self, high: usize, low: usize) -> Self {
         self.watermarks = Some((high, low));
-        self.settings.on_overload = Some(Box::new(handler));
+        self
+    }
+
+    /// Calls `handler` with every [`PoolEvent`], on the submitter or
+    /// worker that raised it, never under a lock of the pool (see the
+    /// [module docs](self)). A panic inside `handler` is caught and
+    /// ignored.
+    pub fn on_event(mut self, handler: impl Fn(PoolEvent) + Send + Sync + 'static) -> Self {
+        self.on_event = Some(Box::new(handler));
+        self
+    }
+
+    /// Stamps every job with the time it was queued, which turns on
+    /// [`Stats::max_wait`] and [`Stats::lag`] (in nanoseconds). Off by
+    /// default: it costs a clock read per submit and per job.
+    pub fn lag_metrics(mut self, on: bool) -> Self {
+        self.lag_metrics = on;
         self
     }
 
@@ -593,52 +730,68 @@ impl<J: Job + 'static, const N: usize, const W: usize> Builder<J, N, W> {
         self
     }
 
-    /// Starts the pool's `W` threads.
+    /// Starts the pool's threads.
     ///
     /// # Errors
     ///
-    /// The error from [`std::thread::Builder::spawn`]; the threads already
-    /// started are stopped and joined first.
-    pub fn build(self) -> io::Result<ThreadPool<J, N, W>> {
+    /// See [`BuildError`].
+    pub fn build(self) -> Result<ThreadPool<J, N>, BuildError> {
+        let workers = match self.workers {
+            Some(workers) => workers,
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        };
+        if workers == 0 {
+            return Err(BuildError::NoWorkers);
+        }
+        let max = ThreadPool::<J, N>::MAX_WORKERS;
+        if workers > max {
+            return Err(BuildError::TooManyWorkers {
+                requested: workers,
+                max,
+            });
+        }
         let config = match self.watermarks {
-            Some((high, low)) => Config::new().watermarks(high, low),
+            Some((high, low)) => Config::new()
+                .try_watermarks(high, low)
+                .map_err(BuildError::Config)?,
             None => Config::new(),
         };
         let prefix = self.settings.name_prefix.clone();
-        let shared = Arc::new(Shared::new(Pool::with_config(config), self.settings));
+        let env = ThreadEnv::new(workers, self.lag_metrics, self.on_event);
+        let shared = Arc::new(Shared::new(config, env, self.settings));
         let pool = ThreadPool {
             shared,
-            handles: Mutex::new(Vec::with_capacity(W)),
+            handles: Mutex::new(Vec::with_capacity(workers)),
         };
-        for index in 0..W {
+        for index in 0..workers {
             let mut builder = ThreadBuilder::new().name(alloc::format!("{prefix}{index}"));
             if let Some(bytes) = self.stack_size {
                 builder = builder.stack_size(bytes);
             }
             let shared = pool.shared.clone();
-            let spawned =
-                builder.spawn(move || shared.run_worker(index, crate::loom::sync::current()));
-            match spawned {
+            match builder.spawn(move || shared.run_worker(index)) {
                 Ok(handle) => pool
                     .handles
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .push(handle),
                 // Dropping `pool` stops and joins what was started.
-                Err(error) => return Err(error),
+                Err(error) => return Err(BuildError::Spawn(error)),
             }
         }
         Ok(pool)
     }
 }
 
-impl<J, const N: usize, const W: usize> fmt::Debug for Builder<J, N, W> {
+impl<J, const N: usize> fmt::Debug for Builder<J, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
+            .field("workers", &self.workers)
             .field("name_prefix", &self.settings.name_prefix)
             .field("stack_size", &self.stack_size)
             .field("policy", &self.settings.policy)
             .field("watermarks", &self.watermarks)
+            .field("lag_metrics", &self.lag_metrics)
             .finish_non_exhaustive()
     }
 }

@@ -1,20 +1,23 @@
-//! The state a [`ThreadPool`](super::ThreadPool) shares with its worker
-//! threads: the [`Pool`], the workers' thread handles, the room where
-//! blocked submitters wait, and the per-job wrapper that isolates panics.
+//! What a [`ThreadPool`](super::ThreadPool)'s handle and its threads share:
+//! the [`Pool`], the thread environment that parks and wakes workers, the
+//! room where blocked submitters wait, and the job runner that catches
+//! panics.
 
 use alloc::{boxed::Box, string::String, vec::Vec};
 use core::{any::Any, fmt, panic::AssertUnwindSafe, time::Duration};
 use std::{panic::catch_unwind, time::Instant};
 
+use crossbeam_utils::CachePadded;
+
 use super::wait::Notify;
 use crate::{
     loom::{
-        fence,
-        sync::{park, Condvar, Mutex, MutexGuard, Thread},
-        AtomicUsize, Backoff, Ordering, PoolClock,
+        load_sc,
+        sync::{Condvar, Mutex, MutexGuard},
+        AtomicUsize, Backoff, Ordering, THREAD_POOL_CLOCK,
     },
-    pool::Outcome,
-    Idle, Job, OverloadEvent, Pool, SubmitError,
+    pool::{stats::RunCounters, Outcome},
+    Config, Env, Idle, Job, Pool, PoolEvent, SubmitError,
 };
 
 /// What the ring holds: the job and, for `submit_wait`, the signal to
@@ -26,8 +29,8 @@ pub(crate) struct Envelope<J> {
 
 /// A panic handler: receives each panicking job's payload.
 pub(crate) type PanicHandler = Box<dyn Fn(Box<dyn Any + Send>) + Send + Sync>;
-/// An overload callback: receives each overload transition.
-pub(crate) type OverloadHandler = Box<dyn Fn(OverloadEvent) + Send + Sync>;
+/// An event handler: receives each [`PoolEvent`].
+pub(crate) type EventHandler = Box<dyn Fn(PoolEvent) + Send + Sync>;
 /// A thread start or stop hook: receives the worker index.
 pub(crate) type ThreadHook = Box<dyn Fn(usize) + Send + Sync>;
 
@@ -49,92 +52,152 @@ pub enum PanicPolicy {
 pub(crate) struct Settings {
     pub(crate) policy: PanicPolicy,
     pub(crate) on_panic: Option<PanicHandler>,
-    pub(crate) on_overload: Option<OverloadHandler>,
     pub(crate) on_thread_start: Option<ThreadHook>,
     pub(crate) on_thread_stop: Option<ThreadHook>,
     pub(crate) name_prefix: String,
 }
 
+/// The thread pool's [`Env`]: a clock, parking and waking threads, and the
+/// user's event handler.
+///
+/// Idle workers wait on one condition variable for *tokens*. A wake-up
+/// adds a token and notifies one waiter; a waiter takes a token and
+/// returns. A token that arrives before its worker waits is kept, so no
+/// wake-up is lost between a worker's re-check and its wait. Tokens are
+/// capped at the number of workers: a stale one costs a worker one more
+/// pass through its loop.
+pub(crate) struct ThreadEnv {
+    tokens: Mutex<usize>,
+    cond: Condvar,
+    workers: usize,
+    /// Whether jobs are stamped with the time (lag metrics).
+    clock: bool,
+    epoch: Instant,
+    on_event: Option<EventHandler>,
+}
+
+impl ThreadEnv {
+    pub(crate) fn new(workers: usize, clock: bool, on_event: Option<EventHandler>) -> Self {
+        Self {
+            tokens: Mutex::new(0),
+            cond: Condvar::new(),
+            workers,
+            clock: clock && THREAD_POOL_CLOCK,
+            epoch: Instant::now(),
+            on_event,
+        }
+    }
+
+    fn tokens(&self) -> MutexGuard<'_, usize> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits for a token.
+    fn park(&self) {
+        let mut tokens = self.tokens();
+        while *tokens == 0 {
+            tokens = self
+                .cond
+                .wait(tokens)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *tokens -= 1;
+    }
+}
+
+impl Env for ThreadEnv {
+    /// Nanoseconds since the pool started; 0 when lag metrics are off.
+    type Stamp = u64;
+
+    #[inline]
+    fn now(&self) -> u64 {
+        if self.clock {
+            u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        } else {
+            0
+        }
+    }
+
+    #[inline]
+    fn ticks(&self, stamp: u64) -> u64 {
+        stamp
+    }
+
+    fn wake(&self) {
+        let mut tokens = self.tokens();
+        *tokens = (*tokens + 1).min(self.workers);
+        drop(tokens);
+        self.cond.notify_one();
+    }
+
+    fn wake_all(&self) {
+        *self.tokens() = self.workers;
+        self.cond.notify_all();
+    }
+
+    fn on_event(&self, event: PoolEvent) {
+        if let Some(handler) = &self.on_event {
+            // A panicking handler must not take a submitter or worker down.
+            let _ = catch_unwind(AssertUnwindSafe(|| handler(event)));
+        }
+    }
+}
+
+impl fmt::Debug for ThreadEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadEnv")
+            .field("workers", &self.workers)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The idle strategy of the pool's threads: wait for a token.
+struct ParkIdle<'a>(&'a ThreadEnv);
+
+impl Idle for ParkIdle<'_> {
+    fn idle(&mut self, _worker: usize) {
+        self.0.park();
+    }
+}
+
 /// Everything the pool's handle and its worker threads share.
-pub(crate) struct Shared<J, const N: usize, const W: usize> {
-    pub(crate) pool: Pool<Envelope<J>, N, W, PoolClock>,
-    /// Worker `i`'s thread, registered by the thread itself before it
-    /// first announces itself idle, so a submit that claims its sleeper
-    /// bit always finds it here (see [`Shared::wake`]).
-    threads: Mutex<Vec<Option<Thread>>>,
+pub(crate) struct Shared<J, const N: usize> {
+    /// The queue and its state. The pool's own `W` is 0: the threads'
+    /// counters are in `counters`, one per thread.
+    pub(crate) pool: Pool<Envelope<J>, N, 0, ThreadEnv>,
+    pub(crate) counters: Box<[CachePadded<RunCounters>]>,
     pub(crate) room: Room,
-    /// Last overload state reported to `on_overload`.
-    overload_seen: AtomicUsize,
     pub(crate) settings: Settings,
 }
 
 // === impl Shared ===
 
-impl<J: Job, const N: usize, const W: usize> Shared<J, N, W> {
-    pub(crate) fn new(pool: Pool<Envelope<J>, N, W, PoolClock>, settings: Settings) -> Self {
+impl<J: Job, const N: usize> Shared<J, N> {
+    pub(crate) fn new(config: Config, env: ThreadEnv, settings: Settings) -> Self {
+        let workers = env.workers;
         Self {
-            pool,
-            threads: Mutex::new((0..W).map(|_| None).collect()),
+            pool: Pool::with_env(config, env),
+            counters: (0..workers)
+                .map(|_| CachePadded::new(RunCounters::new(false)))
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
             room: Room::new(),
-            overload_seen: AtomicUsize::new(0),
             settings,
         }
     }
 
-    fn threads(&self) -> MutexGuard<'_, Vec<Option<Thread>>> {
-        self.threads
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Records the calling thread as worker `index`.
-    pub(crate) fn register(&self, index: usize, thread: Thread) {
-        self.threads()[index] = Some(thread);
-    }
-
-    /// Unparks the worker of every bit in `mask` (as returned by
-    /// [`Pool::submit`] or [`Pool::take_sleepers`]).
-    ///
-    /// The worker registered its thread under the lock before it set its
-    /// sleeper bit, and the caller read that bit before taking the lock,
-    /// so the lock is taken after the registration and finds the thread.
-    pub(crate) fn wake(&self, mut mask: usize) {
-        if mask == 0 {
-            return;
-        }
-        let threads = self.threads();
-        while mask != 0 {
-            if let Some(Some(thread)) = threads.get(mask.trailing_zeros() as usize) {
-                thread.unpark();
-            }
-            mask &= mask - 1;
-        }
-    }
-
-    /// Unparks every worker. Called after a state change (stop, resume,
-    /// close) made through a [`Pool`] method, whose own wake-up goes to the
-    /// pool's (empty) wake hook: the sleeper bits it took are lost, so
-    /// every thread gets a park token instead. A worker that was not
-    /// parked only makes one extra pass through its loop.
-    pub(crate) fn wake_all(&self) {
-        let _ = self.pool.take_sleepers();
-        for thread in self.threads().iter().flatten() {
-            thread.unpark();
-        }
-    }
-
-    /// One submit attempt: queues `envelope` and wakes the worker the
-    /// submit claimed.
+    /// One submit attempt, counting a refusal.
     pub(crate) fn try_submit(&self, envelope: Envelope<J>) -> Result<(), SubmitError<Envelope<J>>> {
-        let wake = self.pool.submit(envelope)?;
-        self.wake(wake);
-        self.check_overload();
-        Ok(())
+        self.pool.try_submit(envelope)
     }
 
     /// Submits `envelope`, waiting while the queue is full: first backing
     /// off (spin, then yield), then parking in the [`Room`] until a worker
-    /// frees a slot, `stop` is called, or `deadline` passes.
+    /// frees a slot, `stop` is called, or `deadline` passes. Only the
+    /// refusal it returns is counted.
     ///
     /// # Errors
     ///
@@ -148,39 +211,43 @@ impl<J: Job, const N: usize, const W: usize> Shared<J, N, W> {
     ) -> Result<(), SubmitError<Envelope<J>>> {
         let backoff = Backoff::new();
         loop {
-            match self.try_submit(envelope) {
+            envelope = match self.pool.submit(envelope) {
                 Ok(()) => return Ok(()),
-                Err(SubmitError::Busy(back)) => {
-                    // Another context is mid-operation on our slot: it
-                    // finishes in a few steps.
-                    envelope = back;
-                    backoff.spin();
-                    continue;
-                }
-                Err(SubmitError::Full(back)) => envelope = back,
-                Err(stopped @ SubmitError::Stopped(_)) => return Err(stopped),
-            }
+                Err(SubmitError::Full(back) | SubmitError::Busy(back)) => back,
+                Err(stopped @ SubmitError::Stopped(_)) => return Err(self.refuse(stopped)),
+            };
             if self.pool.in_own_job() || deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(SubmitError::Full(envelope));
+                return Err(self.refuse(SubmitError::Full(envelope)));
             }
             if !backoff.is_completed() {
+                // Busy (another context is mid-operation on our slot) or
+                // full: yield after a few spins, so that a preempted
+                // thread gets to finish.
                 backoff.snooze();
                 continue;
             }
-            envelope = match self.room.wait(|| self.try_submit(envelope), deadline) {
-                Ok(()) => return Ok(()),
-                Err(SubmitError::Full(back) | SubmitError::Busy(back)) => back,
-                Err(stopped @ SubmitError::Stopped(_)) => return Err(stopped),
-            };
+            self.room.wait(|| self.has_room(), deadline);
         }
     }
 
-    /// Runs one job on a worker (or the `stop_wait` caller), right after
-    /// it left the queue: tells blocked submitters that a slot is free,
-    /// runs the job with its panic caught, and reports to its waiter.
+    /// Counts a refusal that goes back to the caller.
+    fn refuse(&self, error: SubmitError<Envelope<J>>) -> SubmitError<Envelope<J>> {
+        self.pool.count_rejection(&error);
+        error
+    }
+
+    /// True if a submit may succeed now: the queue has room, or the pool
+    /// is stopped (the submit then fails at once).
+    fn has_room(&self) -> bool {
+        self.pool.queued() < N || self.pool.is_stopped()
+    }
+
+    /// Runs one job on a worker, right after it left the queue: tells
+    /// blocked submitters that a slot is free, runs the job with its panic
+    /// caught, and reports to its waiter. The one place a job's panic is
+    /// caught.
     pub(crate) fn exec(&self, envelope: Envelope<J>) -> Outcome {
         self.room.slot_freed(|| self.pool.queued() <= N / 2);
-        self.check_overload();
         let Envelope { job, done } = envelope;
         // The job's captures are dropped inside `run`, so a panicking
         // `Drop` of a capture is caught here too.
@@ -218,93 +285,60 @@ impl<J: Job, const N: usize, const W: usize> Shared<J, N, W> {
         }
     }
 
-    /// Calls the overload handler if the pool's overload state changed
-    /// since the last report.
-    pub(crate) fn check_overload(&self) {
-        let Some(handler) = &self.settings.on_overload else {
-            return;
-        };
-        let now = usize::from(self.pool.is_overloaded());
-        if self.overload_seen.load(Ordering::Relaxed) == now {
-            return;
-        }
-        // One caller wins each transition, so events alternate.
-        if self.overload_seen.swap(now, Ordering::Relaxed) != now {
-            let depth = self.pool.queued();
-            let event = if now == 1 {
-                OverloadEvent::Overloaded { depth }
-            } else {
-                OverloadEvent::Recovered { depth }
-            };
-            let _ = catch_unwind(AssertUnwindSafe(|| handler(event)));
-        }
-    }
-
     /// The body of worker thread `index`.
-    pub(crate) fn run_worker(&self, index: usize, thread: Thread) {
-        self.register(index, thread);
+    pub(crate) fn run_worker(&self, index: usize) {
         if let Some(hook) = &self.settings.on_thread_start {
             let _ = catch_unwind(AssertUnwindSafe(|| hook(index)));
         }
-        // Cannot fail: each index is run by the one thread spawned for it.
-        let result = self
-            .pool
-            .worker_loop(index, &mut ParkIdle(self), |envelope| self.exec(envelope));
-        debug_assert!(result.is_ok(), "this is a bug in taskring");
+        self.pool.worker_loop(
+            index,
+            &self.counters[index],
+            &mut ParkIdle(self.pool.env()),
+            |envelope| self.exec(envelope),
+        );
         if let Some(hook) = &self.settings.on_thread_stop {
             let _ = catch_unwind(AssertUnwindSafe(|| hook(index)));
         }
     }
-}
 
-/// Ends a closed pool whose queue is empty: nothing can be queued any
-/// more, so its workers may exit. Returns true if it stopped the pool.
-///
-/// This is how workers leave after `stop_wait` was refused inside a job
-/// ([`StopError::FromOwnJob`](crate::StopError)) or after a pool was
-/// dropped from inside its own job (a detach): those close the pool but
-/// cannot wait for it.
-pub(crate) fn finish_if_drained<J, const N: usize, const W: usize, C: crate::Clock>(
-    pool: &Pool<J, N, W, C>,
-) -> bool {
-    if pool.is_stopped() && !pool.is_paused() && pool.queued() == 0 {
-        // Nothing to hand back: closed and empty. Anything else would be a
-        // bug, and dropping it is the only option here.
-        pool.stop_with(|job| {
-            debug_assert!(false, "this is a bug in taskring");
-            drop(job);
-        });
-        return true;
+    /// Closes the pool and wakes every worker and blocked submitter: the
+    /// workers drain the queue and exit.
+    pub(crate) fn close(&self) {
+        self.pool.close();
+        self.pool.wake_all();
+        self.room.notify_all();
     }
-    false
-}
 
-/// The idle strategy of the pool's workers: park until unparked.
-struct ParkIdle<'a, J, const N: usize, const W: usize>(&'a Shared<J, N, W>);
-
-impl<J: Job, const N: usize, const W: usize> Idle for ParkIdle<'_, J, N, W> {
-    fn idle(&mut self, _worker: usize) {
-        if finish_if_drained(&self.0.pool) {
-            // Our `stop_with` woke nobody (no wake hook): wake them here.
-            self.0.wake_all();
-            return;
+    /// Waits until no worker holds a job, or until `deadline`. Returns
+    /// false on timeout.
+    pub(crate) fn wait_quiescent(&self, deadline: Option<Instant>) -> bool {
+        let backoff = Backoff::new();
+        while !self.pool.is_quiescent(&self.counters) {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+            if backoff.is_completed() {
+                std::thread::sleep(Duration::from_micros(50));
+            } else {
+                backoff.snooze();
+            }
         }
-        // Park tokens are sticky: an unpark that came after our sleeper bit
-        // was set, but before this call, makes `park` return at once.
-        park();
+        true
     }
 }
 
 /// Where blocked submitters wait for a free slot.
 ///
-/// A submitter registers in `waiting`, issues a `SeqCst` fence and tries
-/// once more while holding `lock`, then waits on `cond`, which releases
-/// `lock`. A worker frees a slot (its pop), issues a `SeqCst` fence and
-/// reads `waiting`. The two fences are ordered one way or the other, so
-/// either the submitter's retry sees the free slot, or the worker sees the
-/// waiter, takes `lock` (so the waiter is already inside `wait`) and
-/// notifies it. `stop` notifies every waiter under `lock` after closing
-/// the queue, so a waiter either sees the closed queue or is woken.
+/// A submitter takes `lock`, registers in `waiting` (`SeqCst`), issues a
+/// `SeqCst` fence and looks for room once more, then waits on `cond`, which
+/// releases `lock`. A worker frees a slot (its pop, a `SeqCst` CAS on the
+/// ring's head) and reads `waiting` with a `SeqCst` load. In the single
+/// `SeqCst` order either the submitter's look comes after the pop and sees
+/// the room, or the worker's load comes after the registration and sees
+/// the waiter; it then takes `lock` (so the waiter is already inside
+/// `wait`) and notifies it. No user code runs while `lock` is held: the
+/// submitter only looks for room, and pushes after it let go.
+/// `stop` notifies every waiter under `lock` after closing the queue.
 pub(crate) struct Room {
     waiting: AtomicUsize,
     lock: Mutex<()>,
@@ -334,11 +368,8 @@ impl Room {
     /// finds it roomy.
     #[inline]
     pub(crate) fn slot_freed(&self, roomy: impl FnOnce() -> bool) {
-        // SeqCst fence: pairs with the fence in `wait` after a submitter
-        // registers. Either its retry sees the slot our pop freed, or this
-        // load sees it waiting.
-        fence(Ordering::SeqCst);
-        if self.waiting.load(Ordering::Relaxed) != 0 && roomy() {
+        // SeqCst load: see the type's docs.
+        if load_sc(&self.waiting) != 0 && roomy() {
             drop(self.lock());
             self.cond.notify_one();
         }
@@ -350,21 +381,15 @@ impl Room {
         self.cond.notify_all();
     }
 
-    /// Registers, retries once with `attempt`, and if the queue is still
-    /// full waits for a notification (or until `deadline`); returns the
-    /// retry's result, or `Full` after the wait.
-    fn wait<J>(
-        &self,
-        attempt: impl FnOnce() -> Result<(), SubmitError<J>>,
-        deadline: Option<Instant>,
-    ) -> Result<(), SubmitError<J>> {
+    /// Registers, looks for room once more with `has_room`, and if there
+    /// is none waits for a notification (or until `deadline`).
+    fn wait(&self, has_room: impl FnOnce() -> bool, deadline: Option<Instant>) {
         let guard = self.lock();
-        self.waiting.fetch_add(1, Ordering::Relaxed);
-        // SeqCst fence: pairs with the fence in `slot_freed`.
-        fence(Ordering::SeqCst);
-        let result = attempt();
+        // SeqCst: see the type's docs.
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        crate::loom::fence(Ordering::SeqCst);
         let mut timed_out = false;
-        if matches!(result, Err(SubmitError::Full(_))) {
+        if !has_room() {
             let guard = match deadline {
                 None => self
                     .cond
@@ -391,11 +416,18 @@ impl Room {
             drop(self.lock());
             self.cond.notify_one();
         }
-        result
     }
 }
 
-impl<J, const N: usize, const W: usize> fmt::Debug for Shared<J, N, W> {
+impl fmt::Debug for Room {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Room")
+            .field("waiting", &self.waiting.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<J, const N: usize> fmt::Debug for Shared<J, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shared")
             .field("pool", &self.pool)

@@ -173,9 +173,8 @@ impl<J> core::error::Error for WaitError<J> {}
 /// [`submit_wait_with`](super::ThreadPool::submit_wait_with) needs to wrap
 /// a closure that returns a value.
 ///
-/// Implemented for `Box<dyn FnOnce() + Send>` and for [`Task`]. A `Task`
-/// checks at compile time that the wrapped closure fits: the caller's
-/// closure plus one pointer.
+/// Implemented for `Box<dyn FnOnce() + Send>` and for [`Task`] (inline when
+/// the closure fits, boxed otherwise).
 pub trait FnJob: Job + Sized {
     /// Wraps `f` as a job.
     fn from_fn<F: FnOnce() + Send + 'static>(f: F) -> Self;
@@ -189,6 +188,6 @@ impl FnJob for alloc::boxed::Box<dyn FnOnce() + Send> {
 
 impl<const WORDS: usize> FnJob for Task<WORDS> {
     fn from_fn<F: FnOnce() + Send + 'static>(f: F) -> Self {
-        Task::new(f)
+        Task::from_closure(f)
     }
 }
