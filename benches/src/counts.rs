@@ -75,8 +75,15 @@ pub fn allocations_per_task() -> Vec<(&'static str, PerTask)> {
     base = DONE.load(Ordering::Acquire).max(base);
     rows.push(("taskring Pool::try_submit (Task)", per));
 
-    let ours = pools::Taskring::<2>::start(2);
-    let per = per_task(|i| ours.submit(pools::task(i)), settle_from(&mut base));
+    let ours = pools::Taskring::start(2);
+    let per = per_task(
+        |i| {
+            if ours.0.submit(taskring::Task::new(pools::task(i))).is_err() {
+                panic!("pool stopped");
+            }
+        },
+        settle_from(&mut base),
+    );
     rows.push(("taskring ThreadPool::submit (Task)", per));
     let per = per_task(
         |i| {
@@ -95,6 +102,16 @@ pub fn allocations_per_task() -> Vec<(&'static str, PerTask)> {
         settle_from(&mut base),
     );
     rows.push(("taskring ThreadPool::try_submit (Task)", per));
+    let per = per_task(|i| ours.submit(pools::task(i)), settle_from(&mut base));
+    rows.push((
+        "taskring ThreadPool::execute (16-byte closure, inline)",
+        per,
+    ));
+    let per = per_task(
+        |i| ours.submit(pools::boxed_task(i)),
+        settle_from(&mut base),
+    );
+    rows.push(("taskring ThreadPool::execute (48-byte closure, boxed)", per));
     ours.shutdown();
 
     let tp = ThreadpoolCrate::start(2);
@@ -227,12 +244,12 @@ pub fn footprint() -> String {
     pool!(8);
     pool!(64);
     pool!(1024);
-    let (heap, _) = heap_of(taskring::ThreadPool::<taskring::Task, 1024, 2>::new);
+    let (heap, _) = heap_of(|| taskring::ThreadPool::<taskring::Task, 1024>::new(2));
     row(
         &mut out,
-        "taskring `ThreadPool<Task, 1024, 2>` (heap: shared state and 2 threads' bookkeeping)"
+        "taskring `ThreadPool<Task, 1024>::new(2)` (heap: shared state and 2 threads' bookkeeping)"
             .into(),
-        size_of::<taskring::ThreadPool<taskring::Task, 1024, 2>>(),
+        size_of::<taskring::ThreadPool<taskring::Task, 1024>>(),
         heap,
     );
     let (heap, _) = heap_of(|| threadpool::ThreadPool::new(2));

@@ -8,6 +8,7 @@
 pub mod alloc_count;
 pub mod context;
 pub mod counts;
+pub mod cpu;
 pub mod pools;
 pub mod queues;
 pub mod stats;

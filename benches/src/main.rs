@@ -1,7 +1,8 @@
 //! taskring's benchmark suite: paired, interleaved ratios against the peers.
 //!
 //! ```text
-//! taskring-bench [--smoke] [--out FILE] [--only q1,q4,p1,...] [--sweep 1,2,4,8,16]
+//! taskring-bench [--smoke] [--out FILE] [--only q1,q4,p1,...] [--workers 1,2,4,8,16,40]
+//!                [--sweep 1,2,4,8,16]
 //! taskring-bench cell <q1|q2-64|q2-1024|q3-full|q3-empty> <contender> <ops>
 //! ```
 //!
@@ -45,7 +46,12 @@ struct Settings {
     p2_batches: usize,
     p3_tasks: usize,
     p3_idle: Duration,
-    workers: usize,
+    p4_tasks: usize,
+    p5_jobs: usize,
+    p6_tasks: usize,
+    /// Worker counts for P1–P4 (`--workers`); `None`: 2 for P1–P3 and P6,
+    /// 40 for P4.
+    workers: Option<Vec<usize>>,
 }
 
 impl Settings {
@@ -61,7 +67,10 @@ impl Settings {
             p2_batches: 2_000,
             p3_tasks: 10_000,
             p3_idle: Duration::from_millis(50),
-            workers: 2,
+            p4_tasks: 200_000,
+            p5_jobs: 100_000,
+            p6_tasks: 200_000,
+            workers: None,
         }
     }
 
@@ -77,7 +86,10 @@ impl Settings {
             p2_batches: 20,
             p3_tasks: 500,
             p3_idle: Duration::from_millis(5),
-            workers: 2,
+            p4_tasks: 2_000,
+            p5_jobs: 4_000,
+            p6_tasks: 2_000,
+            workers: None,
         }
     }
 }
@@ -106,7 +118,7 @@ fn interleave(
     rounds: usize,
     mut contenders: Vec<(&'static str, Measure<'_>)>,
 ) -> Vec<Row> {
-    eprint!("{scenario:<12}");
+    eprint!("{scenario:<16}");
     for (_, measure) in &mut contenders {
         measure();
     }
@@ -296,79 +308,224 @@ fn streaming(scenario: &str, p: usize, c: usize, s: &Settings) -> Vec<Row> {
     )
 }
 
-/// P1–P3 with `W` workers.
-fn pool_scenarios<const W: usize>(
+/// The four pools, each started with the same number of workers.
+struct Pools {
+    ours: pools::Taskring,
+    tp: ThreadpoolCrate,
+    ry: Rayon,
+    ch: ChannelPool,
+}
+
+impl Pools {
+    fn start(workers: usize) -> Self {
+        Self {
+            ours: pools::Taskring::start(workers),
+            tp: ThreadpoolCrate::start(workers),
+            ry: Rayon::start(workers),
+            ch: ChannelPool::start(workers),
+        }
+    }
+
+    fn shutdown(self) {
+        self.ours.shutdown();
+        self.tp.shutdown();
+        self.ry.shutdown();
+        self.ch.shutdown();
+    }
+}
+
+/// One measurement per pool of `$pools`, taskring first: `$f` is a closure
+/// literal taking `&P`, expanded once per pool type.
+macro_rules! each_pool {
+    ($pools:expr, $f:expr) => {{
+        let pools = &$pools;
+        vec![
+            (
+                pools::Taskring::NAME,
+                Box::new(|| $f(&pools.ours)) as Measure<'_>,
+            ),
+            (
+                ThreadpoolCrate::NAME,
+                Box::new(|| $f(&pools.tp)) as Measure<'_>,
+            ),
+            (Rayon::NAME, Box::new(|| $f(&pools.ry)) as Measure<'_>),
+            (ChannelPool::NAME, Box::new(|| $f(&pools.ch)) as Measure<'_>),
+        ]
+    }};
+}
+
+/// P1, P2, P3 and P6, one submitter, `workers` workers in every pool.
+fn pool_scenarios(
+    workers: usize,
     s: &Settings,
     only: &dyn Fn(&str) -> bool,
-    suffix: &str,
+    notes: &mut Vec<String>,
 ) -> Vec<Row> {
-    let ours = pools::Taskring::<W>::start(W);
-    let tp = ThreadpoolCrate::start(W);
-    let ry = Rayon::start(W);
-    let ch = ChannelPool::start(W);
+    let all = Pools::start(workers);
     let mut rows = Vec::new();
-    macro_rules! list {
-        ($f:expr) => {
-            vec![
-                (
-                    pools::Taskring::<W>::NAME,
-                    Box::new(|| $f(&ours)) as Measure<'_>,
-                ),
-                (ThreadpoolCrate::NAME, Box::new(|| $f(&tp)) as Measure<'_>),
-                (Rayon::NAME, Box::new(|| $f(&ry)) as Measure<'_>),
-                (ChannelPool::NAME, Box::new(|| $f(&ch)) as Measure<'_>),
-            ]
-        };
-    }
     if only("p1") {
         let n = s.p1_tasks;
         rows.extend(interleave(
-            &format!("P1{suffix}"),
+            &format!("P1 W={workers}"),
             "ns/task",
             "",
             s.pool_rounds,
-            list!(|p| (pools::p1(p, n), f64::NAN)),
+            each_pool!(all, |p| (pools::drain(p, n, pools::task), f64::NAN)),
         ));
     }
     if only("p2") {
         let n = s.p2_batches;
         rows.extend(interleave(
-            &format!("P2{suffix}"),
+            &format!("P2 W={workers}"),
             "ns/submit p50",
             "p99 ns",
             s.pool_rounds,
-            list!(|p| pools::p2(p, n)),
+            each_pool!(all, |p| pools::p2(p, n)),
         ));
     }
     if only("p3") {
         let (n, idle) = (s.p3_tasks, s.p3_idle);
         rows.extend(interleave(
-            &format!("P3{suffix}"),
+            &format!("P3 W={workers}"),
             "ns/task",
             "first-start ns",
             s.pool_rounds,
-            list!(|p| pools::p3(p, n, idle)),
+            each_pool!(all, |p| pools::p3(p, n, idle)),
         ));
     }
-    ours.shutdown();
-    tp.shutdown();
-    ry.shutdown();
-    ch.shutdown();
+    if only("p6") {
+        let n = s.p6_tasks;
+        let size = std::mem::size_of_val(&pools::boxed_task(0));
+        notes.push(format!(
+            "P6 task: {size}-byte closure (a String and three words), boxed by every pool"
+        ));
+        rows.extend(interleave(
+            &format!("P6 W={workers}"),
+            "ns/task",
+            "",
+            s.pool_rounds,
+            each_pool!(all, |p| (pools::drain(p, n, pools::boxed_task), f64::NAN)),
+        ));
+    }
+    all.shutdown();
     rows
 }
 
-fn pools_with(workers: usize, s: &Settings, only: &dyn Fn(&str) -> bool, suffix: &str) -> Vec<Row> {
-    match workers {
-        1 => pool_scenarios::<1>(s, only, suffix),
-        2 => pool_scenarios::<2>(s, only, suffix),
-        4 => pool_scenarios::<4>(s, only, suffix),
-        8 => pool_scenarios::<8>(s, only, suffix),
-        16 => pool_scenarios::<16>(s, only, suffix),
-        other => {
-            eprintln!("taskring-bench: worker counts are 1, 2, 4, 8 or 16, not {other}");
-            Vec::new()
+/// P4: `workers` workers, one submitter, tasks of `iterations` spin turns
+/// (about 1 µs).
+fn p4(workers: usize, s: &Settings, iterations: usize) -> Vec<Row> {
+    let all = Pools::start(workers);
+    let n = s.p4_tasks;
+    let rows = interleave(
+        &format!("P4 W={workers}"),
+        "ns/task",
+        "",
+        s.pool_rounds,
+        each_pool!(all, |p| (
+            pools::drain(p, n, |_| pools::spin_task(iterations)),
+            f64::NAN
+        )),
+    );
+    all.shutdown();
+    rows
+}
+
+/// P5's shape: submitters and workers (oversubscribed on 2 vCPUs).
+const P5_SUBMITTERS: usize = 8;
+const P5_WORKERS: usize = 4;
+
+/// P5: one fresh pool per measurement, alone in the process while it is
+/// timed (the others are shut down), so the CPU time is its own.
+fn p5_once<P: PoolContender>(jobs: usize, counters: Option<&mut Option<String>>) -> (f64, f64) {
+    let pool = P::start(P5_WORKERS);
+    // Let the new threads start and park, and the last pool's exit settle.
+    std::thread::sleep(Duration::from_millis(10));
+    let measured = pools::crowd(&pool, P5_SUBMITTERS, jobs);
+    if let Some(slot) = counters {
+        *slot = pool.counters();
+    }
+    pool.shutdown();
+    measured
+}
+
+/// P5: wall time and process CPU time per job; two groups of rows.
+fn p5(s: &Settings, notes: &mut Vec<String>) -> Vec<Row> {
+    let n = s.p5_jobs;
+    let mut counters = None;
+    let scenario = format!("P5 {P5_SUBMITTERS}S/W={P5_WORKERS} wall");
+    let wall = interleave(
+        &scenario,
+        "ns/job",
+        "CPU ns/job",
+        s.pool_rounds,
+        vec![
+            (
+                pools::Taskring::NAME,
+                Box::new(|| p5_once::<pools::Taskring>(n, Some(&mut counters))) as Measure<'_>,
+            ),
+            (
+                ThreadpoolCrate::NAME,
+                Box::new(|| p5_once::<ThreadpoolCrate>(n, None)),
+            ),
+            (Rayon::NAME, Box::new(|| p5_once::<Rayon>(n, None))),
+            (
+                ChannelPool::NAME,
+                Box::new(|| p5_once::<ChannelPool>(n, None)),
+            ),
+        ],
+    );
+    if let Some(counters) = counters {
+        notes.push(format!(
+            "P5 taskring stats after its last round: {counters}"
+        ));
+    }
+    let cpu = wall
+        .iter()
+        .map(|row| Row {
+            scenario: format!("P5 {P5_SUBMITTERS}S/W={P5_WORKERS} CPU"),
+            contender: row.contender,
+            unit: "CPU ns/job",
+            values: row.extras.clone(),
+            ratios: wall[0]
+                .extras
+                .iter()
+                .zip(&row.extras)
+                .map(|(ours, peer)| ours / peer)
+                .collect(),
+            extra_name: "",
+            extras: vec![f64::NAN; row.extras.len()],
+        })
+        .collect::<Vec<_>>();
+    wall.into_iter().chain(cpu).collect()
+}
+
+/// Every pool scenario that `only` selects: P1–P3 and P6 at each of
+/// `workers` (default 2), P4 at each of `workers` (default 40), then P5.
+fn pool_suite(
+    workers: Option<&[usize]>,
+    s: &Settings,
+    only: &dyn Fn(&str) -> bool,
+    notes: &mut Vec<String>,
+) -> Vec<Row> {
+    let mut rows = Vec::new();
+    if ["p1", "p2", "p3", "p6"].iter().any(|p| only(p)) {
+        for &w in workers.unwrap_or(&[2]) {
+            rows.extend(pool_scenarios(w, s, only, notes));
         }
     }
+    if only("p4") {
+        let iterations = pools::calibrate(Duration::from_micros(1));
+        notes.push(format!(
+            "P4 task: {iterations} spin-loop turns ≈ 1 µs on one thread here (calibrated at start-up)"
+        ));
+        for &w in workers.unwrap_or(&[40]) {
+            rows.extend(p4(w, s, iterations));
+        }
+    }
+    if only("p5") {
+        rows.extend(p5(s, notes));
+    }
+    rows
 }
 
 fn fmt_num(value: f64) -> String {
@@ -486,18 +643,18 @@ fn goals(rows: &[Row]) -> String {
     );
     line(
         "P1 ≤ 0.25 × threadpool",
-        ratio("P1", ThreadpoolCrate::NAME),
+        ratio("P1 W=2", ThreadpoolCrate::NAME),
         |x| x <= 0.25,
     );
-    line("P1 ≤ 0.50 × rayon", ratio("P1", Rayon::NAME), |x| {
+    line("P1 ≤ 0.50 × rayon", ratio("P1 W=2", Rayon::NAME), |x| {
         x <= 0.5
     });
     line(
         "P2 p50 ≤ 30 ns per submit",
-        value("P2", "taskring"),
+        value("P2 W=2", "taskring"),
         |x| x <= 30.0,
     );
-    line("P3 ≤ 0.50 × rayon", ratio("P3", Rayon::NAME), |x| {
+    line("P3 ≤ 0.50 × rayon", ratio("P3 W=2", Rayon::NAME), |x| {
         x <= 0.5
     });
     out
@@ -535,10 +692,12 @@ fn main() {
     let mut out = PathBuf::from("target/bench/results.csv");
     let mut only: Option<Vec<String>> = None;
     let mut sweep: Vec<usize> = Vec::new();
+    let mut smoke = false;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
             "--smoke" => {
+                smoke = true;
                 settings = Settings {
                     workers: settings.workers,
                     ..Settings::smoke()
@@ -556,9 +715,26 @@ fn main() {
                     .map(|l| l.split(',').filter_map(|n| n.parse().ok()).collect())
                     .unwrap_or_default();
             }
-            "--workers" => settings.workers = iter.next().and_then(|n| n.parse().ok()).unwrap_or(2),
+            "--workers" => {
+                let list: Vec<usize> = iter
+                    .next()
+                    .map(|l| l.split(',').filter_map(|n| n.parse().ok()).collect())
+                    .unwrap_or_default();
+                if list.is_empty() || list.contains(&0) {
+                    eprintln!(
+                        "taskring-bench: --workers takes a list of counts ≥ 1, e.g. 1,2,4,8,16,40"
+                    );
+                    process::exit(2);
+                }
+                settings.workers = Some(list);
+            }
             "-h" | "--help" => {
-                println!("usage: taskring-bench [--smoke] [--out FILE] [--only q1,q2,q3,q4,q5,p1,p2,p3] [--workers W] [--sweep 1,2,4,8,16]");
+                println!("usage: taskring-bench [--smoke] [--out FILE] [--only q1,q2,q3,q4,q5,p1,p2,p3,p4,p5,p6]");
+                println!("                      [--workers 1,2,4,8,16,40] [--sweep 1,2,4,8,16]");
+                println!("  --workers: worker counts for P1-P4 and P6 (default: 2; P4: 40)");
+                println!(
+                    "  --sweep:   MPMC with t producers and t consumers, and the pools with W = t"
+                );
                 println!("       taskring-bench cell <q1|q2-64|q2-1024|q3-full|q3-empty> <contender> <ops>");
                 return;
             }
@@ -588,6 +764,7 @@ fn main() {
     let started = Instant::now();
     let s = &settings;
     let mut rows = Vec::new();
+    let mut notes = Vec::new();
     if sweep.is_empty() {
         if only("q1") {
             rows.extend(interleave(
@@ -636,7 +813,7 @@ fn main() {
         if only("q5") {
             rows.extend(streaming("Q5 2P2C", 2, 2, s));
         }
-        rows.extend(pools_with(s.workers, s, &only, ""));
+        rows.extend(pool_suite(s.workers.as_deref(), s, &only, &mut notes));
     } else {
         for &threads in &sweep {
             if only("q5") {
@@ -647,14 +824,21 @@ fn main() {
                     s,
                 ));
             }
-            rows.extend(pools_with(threads, s, &only, &format!(" W={threads}")));
         }
+        rows.extend(pool_suite(Some(&sweep), s, &only, &mut notes));
     }
     let (table, csv) = report(&rows);
     println!();
     print!("{table}");
     println!();
-    print!("{}", goals(&rows));
+    for note in &notes {
+        println!("note: {note}");
+    }
+    if smoke {
+        println!("goals: not read in --smoke mode (the counts are too small to mean anything)");
+    } else {
+        print!("{}", goals(&rows));
+    }
     println!("suite time: {:.1} s", started.elapsed().as_secs_f64());
     if let Some(dir) = out.parent() {
         let _ = fs::create_dir_all(dir);

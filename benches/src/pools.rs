@@ -1,48 +1,59 @@
-//! Pool contenders and the pool scenarios P1–P3.
+//! Pool contenders and the pool scenarios P1–P6.
 //!
-//! Every task is the same closure: it captures a `&'static` counter and an
-//! index (16 bytes, so a boxed task really allocates) and bumps the
-//! counter. The submitter waits for the counter with the queues' wait
-//! policy ([`Wait`]).
+//! Every pool runs the same closures, made by the functions below: [`task`]
+//! (bumps a counter; 16 bytes, so a boxed task really allocates),
+//! [`spin_task`] (about 1 µs of CPU, then the bump) and [`boxed_task`]
+//! (48 bytes of captures: too big for taskring's inline `Task`). The
+//! submitter waits for the counter with the queues' wait policy ([`Wait`]),
+//! except in P5, where it sleeps so that its own polling costs no CPU.
 
 use std::{
     hint::black_box,
     sync::{
         atomic::{AtomicU64, AtomicUsize, Ordering},
-        OnceLock,
+        Barrier, OnceLock,
     },
     thread::{self, JoinHandle},
     time::{Duration, Instant},
 };
 
-use crate::queues::Wait;
+use crate::{cpu, queues::Wait};
 
 /// A worker pool that runs `FnOnce` tasks.
-pub trait PoolContender: Sized {
+pub trait PoolContender: Sized + Sync {
     /// The contender's name in the report.
     const NAME: &'static str;
-    /// Starts a pool; its threads exist before any timed region.
+    /// Starts a pool of `workers` threads; they exist before any timed
+    /// region.
     fn start(workers: usize) -> Self;
     /// Queues `task` (waiting for room where the pool is bounded).
     fn submit<F: FnOnce() + Send + 'static>(&self, task: F);
+    /// The pool's own counters, for a note under the table (taskring only).
+    fn counters(&self) -> Option<String> {
+        None
+    }
     /// Runs what is queued and joins the threads.
     fn shutdown(self);
 }
 
-/// taskring's std `ThreadPool` of inline `Task`s, capacity 1024, `W` workers.
-pub struct Taskring<const W: usize>(pub taskring::ThreadPool<taskring::Task, 1024, W>);
+/// taskring's std `ThreadPool` (`Task` jobs, capacity 1024) through
+/// `execute`: the closure is stored inline in the `Task` when it fits and
+/// boxed otherwise.
+pub struct Taskring(pub taskring::ThreadPool);
 
-impl<const W: usize> PoolContender for Taskring<W> {
+impl PoolContender for Taskring {
     const NAME: &'static str = "taskring ThreadPool";
     fn start(workers: usize) -> Self {
-        assert_eq!(workers, W, "worker count is a type parameter");
-        Self(taskring::ThreadPool::new())
+        Self(taskring::ThreadPool::new(workers).expect("taskring pool"))
     }
     #[inline]
     fn submit<F: FnOnce() + Send + 'static>(&self, task: F) {
-        if self.0.submit(taskring::Task::new(task)).is_err() {
+        if self.0.execute(task).is_err() {
             panic!("taskring pool refused a task");
         }
+    }
+    fn counters(&self) -> Option<String> {
+        Some(format!("{:?}", self.0.stats()))
     }
     fn shutdown(self) {
         self.0.stop_wait().expect("stop_wait");
@@ -163,6 +174,54 @@ fn burst_task(index: usize) -> impl FnOnce() + Send + 'static {
     }
 }
 
+/// Burns CPU for `iterations` turns of a loop the optimizer cannot remove.
+#[inline(never)]
+pub fn spin(iterations: usize) {
+    for i in 0..iterations {
+        black_box(i);
+    }
+}
+
+/// Loop turns of [`spin`] that take about `target` on one thread of this
+/// machine (the fastest of several tries, so a busy machine does not
+/// shrink the task).
+pub fn calibrate(target: Duration) -> usize {
+    const PROBE: usize = 200_000;
+    spin(PROBE);
+    let best = (0..9)
+        .map(|_| {
+            let began = Instant::now();
+            spin(PROBE);
+            began.elapsed()
+        })
+        .min()
+        .unwrap_or(Duration::from_micros(1));
+    ((PROBE as f64 * target.as_secs_f64() / best.as_secs_f64().max(1e-9)) as usize).max(1)
+}
+
+/// The P4 task: [`spin`]s for `iterations`, then bumps [`DONE`]. 16 bytes.
+#[inline]
+pub fn spin_task(iterations: usize) -> impl FnOnce() + Send + 'static {
+    let done: &'static AtomicUsize = &DONE;
+    move || {
+        spin(iterations);
+        done.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// The P6 task: captures a `String` and three `usize`s (6 words, 48 bytes:
+/// more than a `Task`'s 3 words, so taskring boxes it too). The string is
+/// empty and owns no heap, so the only allocation is the pool's.
+#[inline]
+pub fn boxed_task(index: usize) -> impl FnOnce() + Send + 'static {
+    let done: &'static AtomicUsize = &DONE;
+    let (label, a, b) = (String::new(), index, index ^ 1);
+    move || {
+        black_box((&label, a, b));
+        done.fetch_add(1, Ordering::Release);
+    }
+}
+
 /// Waits until [`DONE`] reaches `target`.
 pub fn wait_done(target: usize) {
     let mut wait = Wait::default();
@@ -171,12 +230,17 @@ pub fn wait_done(target: usize) {
     }
 }
 
-/// P1: submits `tasks` tasks and waits for all; ns per task end to end.
-pub fn p1<P: PoolContender>(pool: &P, tasks: usize) -> f64 {
+/// P1, P4, P6: submits `tasks` tasks made by `make` and waits until all
+/// have run; ns per task, end to end.
+pub fn drain<P: PoolContender, F: FnOnce() + Send + 'static>(
+    pool: &P,
+    tasks: usize,
+    make: impl Fn(usize) -> F,
+) -> f64 {
     let base = DONE.load(Ordering::Acquire);
     let began = Instant::now();
     for i in 0..tasks {
-        pool.submit(task(i));
+        pool.submit(make(i));
     }
     wait_done(base + tasks);
     began.elapsed().as_nanos() as f64 / tasks as f64
@@ -217,4 +281,38 @@ pub fn p3<P: PoolContender>(pool: &P, tasks: usize, idle: Duration) -> (f64, f64
     let took = began.elapsed().as_nanos() as f64;
     let first = FIRST.load(Ordering::Relaxed) as f64 - began_ns;
     (took / tasks as f64, first.max(0.0))
+}
+
+/// P5: `submitters` threads submit `jobs` [`task`]s between them; the
+/// timing thread blocks (joins, then sleeps between checks of the counter).
+/// Returns (wall ns per job, process CPU ns per job: user + sys, every
+/// thread). The submitters are started, and wait at a barrier, before the
+/// clocks are read.
+pub fn crowd<P: PoolContender>(pool: &P, submitters: usize, jobs: usize) -> (f64, f64) {
+    let each = jobs / submitters;
+    let base = DONE.load(Ordering::Acquire);
+    let start = Barrier::new(submitters + 1);
+    let (wall, cpu) = thread::scope(|scope| {
+        for _ in 0..submitters {
+            scope.spawn(|| {
+                start.wait();
+                for i in 0..each {
+                    pool.submit(task(i));
+                }
+            });
+        }
+        // Let every submitter reach the barrier before the clocks start.
+        thread::sleep(Duration::from_millis(2));
+        let (began, cpu_began) = (Instant::now(), cpu::process_time());
+        start.wait();
+        (began, cpu_began)
+    });
+    while DONE.load(Ordering::Acquire) < base + each * submitters {
+        thread::sleep(Duration::from_micros(50));
+    }
+    let per = (each * submitters) as f64;
+    (
+        wall.elapsed().as_nanos() as f64 / per,
+        (cpu::process_time() - cpu).as_nanos() as f64 / per,
+    )
 }
