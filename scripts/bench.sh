@@ -6,6 +6,11 @@
 #   ./scripts/bench.sh --instructions  # instructions per op for Q1-Q3 under callgrind (2N - N)
 #   ./scripts/bench.sh --out FILE      # where the CSV goes (default target/bench/results.csv)
 #   ./scripts/bench.sh -- --only q1,p2 # anything after `--` goes to taskring-bench
+#   ./scripts/bench.sh -- --only p1,p4 --workers 1,2,4,8,16,40   # pools at several worker counts
+#   taskset -c 0 ./scripts/bench.sh -- --only p1                 # pinned to one CPU (the build too)
+#
+# Scenarios: Q1-Q5 (queues), P1-P6 (pools); `taskring-bench --help` and
+# docs/performance.md describe each one.
 #
 # The peers live in their own workspace member, built with the `bench-lto`
 # profile (release, thin LTO, one codegen unit), so the test hooks that
