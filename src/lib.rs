@@ -1,4 +1,39 @@
-#![doc = include_str!("../README.md")]
+//! A work queue and worker pool for places where threads, heaps and locks
+//! are scarce or forbidden (firmware, kernels, interrupt handlers), and,
+//! with the `std` feature, for servers.
+//!
+//! - [`Ring`]: a fixed-capacity MPMC ring with a `const fn new`, whose
+//!   `try_*` operations finish in a bounded number of steps and answer
+//!   `Busy` instead of spinning on another context or reporting a false
+//!   `Full`/`Empty`. See the [`ring`] module for the algorithm, every memory
+//!   ordering, and the backends (compare-and-swap, or one critical section
+//!   per operation on cores without it).
+//! - [`Pool`]: `W` workers (cores, idle loops, interrupt handlers) over a
+//!   ring of jobs, in an [`Env`] that gives it a clock, a wake-up and an
+//!   event handler. Lossless stop, pause, overload events, lag metrics. See
+//!   the [`pool`] module for the wake-up protocol.
+//! - [`ThreadPool`] (feature `std`): OS threads over a `Pool`, the count
+//!   chosen at run time, with back-pressure, closures, submit-and-wait and
+//!   panic isolation. See the [`thread_pool`] module.
+//!
+//! Every job ends as exactly one of: run, handed back by `stop`, or returned
+//! to its submitter inside the error. Nothing is dropped silently.
+//!
+//! ```
+//! use taskring::{Pool, Task};
+//!
+//! static POOL: Pool<Task, 64, 0> = Pool::new();
+//!
+//! POOL.try_submit(Task::new(|| println!("hello"))).unwrap();
+//! assert_eq!(POOL.run_pending(usize::MAX), 1);
+//! ```
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `std` | [`ThreadPool`]; detection of `stop_wait` from inside a job; implies `alloc` |
+//! | `alloc` | [`Job`] for `Box<dyn FnOnce() + Send>`; [`Task`] boxes closures that do not fit inline |
+//! | `critical-section` | the backend for targets without compare-and-swap |
+//! | `defmt` | `defmt::Format` for the errors, [`Stats`] and [`PoolEvent`] |
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
@@ -34,6 +69,11 @@ compile_error!(
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
+
+/// The README's examples, run as doctests (they use the thread pool).
+#[cfg(all(doctest, feature = "std"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 #[cfg(feature = "defmt")]
 mod defmt;
