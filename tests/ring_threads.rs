@@ -412,7 +412,7 @@ fn len_never_exceeds_the_items_in_flight() {
                     "len() = {len}, but the ring never holds more than 1 item"
                 );
                 observations += 1;
-                if observations % 64 == 0 {
+                if observations.is_multiple_of(64) {
                     thread::yield_now();
                 }
             }
