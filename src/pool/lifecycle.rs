@@ -149,7 +149,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         {
             let _active = Active::enter(&self.others);
             let backoff = Backoff::new();
-            loop {
+            self.mark_own(|| loop {
                 match self.run_one(&self.others, run_job) {
                     Step::Ran(_) => backoff.reset(),
                     Step::Busy => backoff.snooze(),
@@ -158,7 +158,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
                     // Not reached with a closed ring; look again.
                     Step::Idle | Step::Paused => backoff.snooze(),
                 }
-            }
+            });
         }
         self.wait_quiescent(&[]);
         self.state.fetch_or(STOPPED, Ordering::SeqCst);
@@ -322,7 +322,7 @@ pub(super) mod own_job {
 
     /// Runs `f` marked as a job of the pool at address `pool`.
     #[inline]
-    pub(in crate::pool) fn running<R>(pool: usize, f: impl FnOnce() -> R) -> R {
+    pub(crate) fn running<R>(pool: usize, f: impl FnOnce() -> R) -> R {
         #[cfg(feature = "std")]
         {
             /// Restores the outer mark, also on unwind.
@@ -343,7 +343,7 @@ pub(super) mod own_job {
     }
 
     /// True if the current thread is inside a job of the pool at `pool`.
-    pub(in crate::pool) fn is_running(pool: usize) -> bool {
+    pub(crate) fn is_running(pool: usize) -> bool {
         #[cfg(feature = "std")]
         {
             CURRENT.with(|current| current.get() == pool)

@@ -422,13 +422,23 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             return 0;
         }
         let _active = Active::enter(&self.others);
-        while ran < max {
-            match self.run_one(&self.others, run_job) {
-                Step::Ran(_) => ran += 1,
-                _ => break,
+        self.mark_own(|| {
+            while ran < max {
+                match self.run_one(&self.others, run_job) {
+                    Step::Ran(_) => ran += 1,
+                    _ => break,
+                }
             }
-        }
+        });
         ran
+    }
+
+    /// Runs `f` marked as running jobs of this pool, so that a job's call
+    /// that would wait for the pool returns an error instead (with `std`).
+    /// Marked once per drain loop, not once per job.
+    #[inline]
+    pub(crate) fn mark_own<R>(&self, f: impl FnOnce() -> R) -> R {
+        lifecycle::own_job::running(self as *const Self as usize, f)
     }
 
     /// Runs jobs as worker `index` until the pool stops (or is stopped and
@@ -488,6 +498,16 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     /// The worker loop over one worker's counters, with a custom way to
     /// run each job. The thread pool's threads run it too.
     pub(crate) fn worker_loop(
+        &self,
+        index: usize,
+        counters: &RunCounters,
+        idle: &mut impl Idle,
+        exec: impl FnMut(J) -> Outcome,
+    ) -> usize {
+        self.mark_own(|| self.worker_loop_marked(index, counters, idle, exec))
+    }
+
+    fn worker_loop_marked(
         &self,
         index: usize,
         counters: &RunCounters,
@@ -631,7 +651,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         }
         counters.add(&counters.running, 1);
         let guard = Unwinding(counters);
-        let outcome = lifecycle::own_job::running(self as *const Self as usize, || exec(job));
+        let outcome = exec(job);
         core::mem::forget(guard);
         counters.add(&counters.running, usize::MAX);
         match outcome {
