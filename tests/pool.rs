@@ -1,20 +1,40 @@
 //! Semantics of the no_std `Pool`: submit, run, stop, stop_wait, pause,
-//! stats, overload and lag.
+//! stats, overload and lag, and its environment (clock, wake-up, events).
 #![cfg(not(loom))]
 
 use std::{
     mem::size_of,
     sync::{
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
-        Arc, Mutex,
+        mpsc, Arc, Mutex,
     },
     thread,
+    time::Duration,
 };
 
 use taskring::{
-    Clock, Config, ConfigError, Job, OverloadEvent, Pool, Ring, Spin, SubmitError, Task,
+    Bare, Config, ConfigError, Env, Hooks, Job, Pool, PoolEvent, Ring, Spin, SubmitError, Task,
     WorkerError,
 };
+
+/// How long a test waits for a call that must return before it declares a
+/// hang. Generous: a loaded two-core machine (or Miri) is slow.
+const WATCHDOG: Duration = Duration::from_secs(if cfg!(miri) { 600 } else { 30 });
+
+/// Runs `f` on its own thread and returns its result, or fails the test if
+/// it has not returned within [`WATCHDOG`]: a regression that hangs fails
+/// instead of blocking the test binary. (The stuck thread is left behind.)
+fn within_watchdog<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = mpsc::channel();
+    thread::spawn(move || {
+        let value = f();
+        let _ = done.send(value);
+    });
+    match result.recv_timeout(WATCHDOG) {
+        Ok(value) => value,
+        Err(error) => panic!("{what} did not return within {WATCHDOG:?}: {error}"),
+    }
+}
 
 /// A job that records its id in a shared log when it runs.
 struct Logged {
@@ -315,16 +335,18 @@ fn stats_high_water_covers_every_observed_depth() {
     assert_eq!(stats.submitted, stats.completed + stats.queued);
 }
 
-static EVENTS: Mutex<Vec<OverloadEvent>> = Mutex::new(Vec::new());
+static EVENTS: Mutex<Vec<PoolEvent>> = Mutex::new(Vec::new());
 
-fn record(event: OverloadEvent) {
+fn record(event: PoolEvent) {
     EVENTS.lock().unwrap().push(event);
 }
 
 #[test]
 fn watermark_hysteresis_fires_once_per_crossing() {
-    let pool: Pool<fn(), 8, 0> =
-        Pool::with_config(Config::new().watermarks(6, 2).on_overload(record));
+    let pool: Pool<fn(), 8, 0, Hooks> = Pool::with_env(
+        Config::new().watermarks(6, 2),
+        Hooks::new().on_event(record),
+    );
     for _round in 0..2 {
         for _ in 0..8 {
             pool.try_submit(|| {}).unwrap();
@@ -342,10 +364,10 @@ fn watermark_hysteresis_fires_once_per_crossing() {
     assert_eq!(
         *EVENTS.lock().unwrap(),
         vec![
-            OverloadEvent::Overloaded { depth: 6 },
-            OverloadEvent::Recovered { depth: 2 },
-            OverloadEvent::Overloaded { depth: 6 },
-            OverloadEvent::Recovered { depth: 2 },
+            PoolEvent::Overloaded { depth: 6 },
+            PoolEvent::Recovered { depth: 2 },
+            PoolEvent::Overloaded { depth: 6 },
+            PoolEvent::Recovered { depth: 2 },
         ]
     );
     assert_eq!(pool.stats().overload_events, 2);
@@ -360,51 +382,140 @@ fn bad_watermarks_are_an_error() {
     assert!(Config::new().try_watermarks(5, 4).is_ok());
 }
 
-static NOW: AtomicU64 = AtomicU64::new(1000);
+/// A test environment: a clock the test sets by hand, and counters of the
+/// wake-ups and events the pool sends it.
+#[derive(Debug, Default)]
+struct FakeEnv {
+    now: AtomicU64,
+    wakes: AtomicUsize,
+    wake_alls: AtomicUsize,
+    events: Mutex<Vec<PoolEvent>>,
+}
 
-struct FakeClock;
-impl Clock for FakeClock {
-    type Stamp = u64;
-    fn now() -> u64 {
-        NOW.load(Ordering::Relaxed)
+impl FakeEnv {
+    fn at(now: u64) -> Self {
+        Self {
+            now: AtomicU64::new(now),
+            ..Self::default()
+        }
     }
-    fn ticks(stamp: u64) -> u64 {
+
+    fn set(&self, now: u64) {
+        self.now.store(now, Ordering::Relaxed);
+    }
+}
+
+impl Env for FakeEnv {
+    type Stamp = u64;
+    fn now(&self) -> u64 {
+        self.now.load(Ordering::Relaxed)
+    }
+    fn ticks(&self, stamp: u64) -> u64 {
         stamp
+    }
+    fn wake(&self) {
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+    }
+    fn wake_all(&self) {
+        self.wake_alls.fetch_add(1, Ordering::SeqCst);
+    }
+    fn on_event(&self, event: PoolEvent) {
+        self.events.lock().unwrap().push(event);
     }
 }
 
 #[test]
 fn lag_and_max_wait_follow_the_clock() {
-    let pool: Pool<fn(), 8, 0, FakeClock> = Pool::new();
+    let pool: Pool<fn(), 8, 0, FakeEnv> = Pool::with_env(Config::new(), FakeEnv::at(1000));
+    let clock = pool.env();
     assert_eq!(pool.stats().lag, 0);
     pool.try_submit(|| {}).unwrap(); // At 1000.
-    NOW.store(1010, Ordering::Relaxed);
+    clock.set(1010);
     pool.try_submit(|| {}).unwrap(); // At 1010.
-    NOW.store(1050, Ordering::Relaxed);
+    clock.set(1050);
     assert_eq!(pool.stats().lag, 50);
+    assert_eq!(pool.stats().max_wait, 0, "nothing has left the queue");
     pool.run_pending(1); // Waited 50.
                          // Lag is an upper bound measured from the job that started last (from
                          // 1000), since the next job's stamp is inside the queue.
     assert_eq!(pool.stats().lag, 50);
     assert_eq!(pool.stats().max_wait, 50);
-    NOW.store(1100, Ordering::Relaxed);
+    clock.set(1100);
     pool.run_pending(1); // Waited 90.
     assert_eq!(pool.stats().max_wait, 90);
     assert_eq!(pool.stats().lag, 0, "an empty queue has no lag");
+    // A submit into the empty queue restarts the lag from its own stamp.
+    clock.set(2000);
+    pool.try_submit(|| {}).unwrap();
+    clock.set(2007);
+    assert_eq!(pool.stats().lag, 7);
+    // A shorter wait leaves the maximum alone.
+    pool.run_pending(1);
+    assert_eq!(pool.stats().max_wait, 90);
+    // No worker ever announced itself idle: no wake-up was sent.
+    assert_eq!(clock.wakes.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn max_wait_is_the_longest_over_every_runner() {
+    let pool: Pool<fn(), 8, 1, FakeEnv> = Pool::with_env(Config::new(), FakeEnv::at(0));
+    pool.try_submit(|| {}).unwrap(); // At 0.
+    pool.try_submit(|| {}).unwrap(); // At 0.
+    pool.env().set(40);
+    assert_eq!(pool.run_pending(1), 1); // Waited 40, on the shared entry.
+    assert_eq!(pool.stats().max_wait, 40);
+    pool.env().set(70);
+    thread::scope(|s| {
+        s.spawn(|| pool.run_worker(0, &mut Spin).unwrap());
+        // The worker takes the second job: it waited 70.
+        while pool.stats().completed < 2 {
+            thread::yield_now();
+        }
+        pool.stop_wait().unwrap();
+    });
+    assert_eq!(pool.stats().max_wait, 70);
+}
+
+#[test]
+fn events_go_to_the_env() {
+    let pool: Pool<fn(), 8, 0, FakeEnv> =
+        Pool::with_env(Config::new().watermarks(3, 1), FakeEnv::at(0));
+    for _ in 0..4 {
+        pool.try_submit(|| {}).unwrap();
+    }
+    assert_eq!(pool.run_pending(3), 3);
+    assert_eq!(
+        *pool.env().events.lock().unwrap(),
+        vec![
+            PoolEvent::Overloaded { depth: 3 },
+            PoolEvent::Recovered { depth: 1 },
+        ]
+    );
+}
+
+#[test]
+fn a_default_env_builds_a_default_pool() {
+    let pool: Pool<fn(), 4, 0, FakeEnv> = Pool::default();
+    pool.try_submit(|| {}).unwrap();
+    assert_eq!(pool.env().now(), 0);
+    assert_eq!(pool.run_pending(1), 1);
+    let bare: Pool<fn(), 4, 0> = Pool::default();
+    assert_eq!(*bare.env(), Bare);
 }
 
 #[test]
 fn no_clock_costs_no_slot_space() {
     // The per-slot size is the difference between two capacities.
-    fn slot<J, C: Clock>() -> usize {
-        (size_of::<Pool<J, 32, 1, C>>() - size_of::<Pool<J, 16, 1, C>>()) / 16
+    fn slot<J, E: Env>() -> usize {
+        (size_of::<Pool<J, 32, 1, E>>() - size_of::<Pool<J, 16, 1, E>>()) / 16
     }
     let ring_slot = (size_of::<Ring<Task, 32>>() - size_of::<Ring<Task, 16>>()) / 16;
-    assert_eq!(slot::<Task, taskring::NoClock>(), ring_slot);
+    assert_eq!(slot::<Task, Bare>(), ring_slot);
+    assert_eq!(slot::<Task, Hooks>(), ring_slot);
     assert_eq!(ring_slot, size_of::<Task>() + size_of::<usize>());
-    assert_eq!(slot::<u8, taskring::NoClock>(), 2 * size_of::<usize>());
+    assert_eq!(slot::<u8, Bare>(), 2 * size_of::<usize>());
     // With a clock each slot carries its stamp.
-    assert_eq!(slot::<Task, FakeClock>(), ring_slot + size_of::<u64>());
+    assert_eq!(slot::<Task, FakeEnv>(), ring_slot + size_of::<u64>());
 }
 
 #[test]
@@ -461,8 +572,22 @@ fn zero_sized_and_larger_tasks() {
     assert_eq!(task.captures_size(), 0);
     task.run();
     let big = [7u64; 6];
-    let task: Task<6> = Task::new(move || assert_eq!(big.iter().sum::<u64>(), 42));
+    let task: Task<6> = Task::from_closure(move || assert_eq!(big.iter().sum::<u64>(), 42));
+    assert!(!task.is_boxed());
     task.run();
+    // Too big for the default three words: boxed (with `alloc`).
+    #[cfg(feature = "alloc")]
+    {
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = ran.clone();
+        let task = Task::new(move || {
+            assert_eq!(big.iter().sum::<u64>(), 42);
+            r.store(true, Ordering::Relaxed);
+        });
+        assert!(task.is_boxed());
+        task.run();
+        assert!(ran.load(Ordering::Relaxed));
+    }
 }
 
 #[cfg(feature = "std")]
@@ -487,6 +612,345 @@ fn errors_display_and_debug_without_the_job() {
     assert_eq!(format!("{err:?}"), "Busy(..)");
     assert!(err.is_busy());
     assert!(err.to_string().contains("busy"));
+}
+
+// === stop_wait against pause ===
+
+static PAUSING_POOL: Pool<fn(), 8, 0> = Pool::new();
+static PAUSING_RAN: AtomicUsize = AtomicUsize::new(0);
+
+fn pause_pausing_pool() {
+    PAUSING_POOL.pause();
+    PAUSING_RAN.fetch_add(1, Ordering::Relaxed);
+}
+
+fn count_pausing_pool() {
+    PAUSING_RAN.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A job that pauses its pool while `stop_wait` drains it: once stopping,
+/// a pause has no effect, so the two jobs behind it still run and
+/// `stop_wait` returns.
+#[test]
+fn stop_wait_returns_when_a_job_pauses_during_the_drain() {
+    PAUSING_POOL.try_submit(pause_pausing_pool).unwrap();
+    PAUSING_POOL.try_submit(count_pausing_pool).unwrap();
+    PAUSING_POOL.try_submit(count_pausing_pool).unwrap();
+    within_watchdog("stop_wait after a job paused the pool", || {
+        PAUSING_POOL.stop_wait()
+    })
+    .unwrap();
+    assert_eq!(PAUSING_RAN.load(Ordering::Relaxed), 3);
+    assert!(
+        !PAUSING_POOL.is_paused(),
+        "a stopping pool reports no pause"
+    );
+    let stats = PAUSING_POOL.stats();
+    assert_eq!((stats.completed, stats.queued, stats.running), (3, 0, 0));
+    assert_eq!(stats.submitted, 3);
+}
+
+static LATE_PAUSE_POOL: Pool<fn(), 8, 0> = Pool::new();
+static LATE_PAUSE_RAN: AtomicUsize = AtomicUsize::new(0);
+static LATE_PAUSE_STARTED: AtomicBool = AtomicBool::new(false);
+static LATE_PAUSE_DONE: AtomicBool = AtomicBool::new(false);
+
+/// Holds the drain until another thread has paused the pool.
+fn wait_for_the_late_pause() {
+    LATE_PAUSE_STARTED.store(true, Ordering::SeqCst);
+    while !LATE_PAUSE_DONE.load(Ordering::SeqCst) {
+        thread::yield_now();
+    }
+    LATE_PAUSE_RAN.fetch_add(1, Ordering::Relaxed);
+}
+
+fn count_late_pause() {
+    LATE_PAUSE_RAN.fetch_add(1, Ordering::Relaxed);
+}
+
+/// `pause` from another thread while `stop_wait` is in the middle of its
+/// drain: the rest of the queue still runs and `stop_wait` returns.
+#[test]
+fn stop_wait_returns_when_another_thread_pauses_during_the_drain() {
+    LATE_PAUSE_POOL.try_submit(wait_for_the_late_pause).unwrap();
+    LATE_PAUSE_POOL.try_submit(count_late_pause).unwrap();
+    LATE_PAUSE_POOL.try_submit(count_late_pause).unwrap();
+    let pauser = thread::spawn(|| {
+        while !LATE_PAUSE_STARTED.load(Ordering::SeqCst) {
+            thread::yield_now();
+        }
+        // `stop_wait` has closed the pool and is running the first job.
+        assert!(LATE_PAUSE_POOL.is_stopped());
+        LATE_PAUSE_POOL.pause();
+        assert!(!LATE_PAUSE_POOL.is_paused());
+        LATE_PAUSE_DONE.store(true, Ordering::SeqCst);
+    });
+    within_watchdog("stop_wait paused from another thread", || {
+        LATE_PAUSE_POOL.stop_wait()
+    })
+    .unwrap();
+    pauser.join().unwrap();
+    assert_eq!(LATE_PAUSE_RAN.load(Ordering::Relaxed), 3);
+    assert_eq!(LATE_PAUSE_POOL.stats().completed, 3);
+    assert_eq!(LATE_PAUSE_POOL.queued(), 0);
+    // A pause after the stop changes nothing either.
+    LATE_PAUSE_POOL.pause();
+    assert!(!LATE_PAUSE_POOL.is_paused());
+    assert_eq!(LATE_PAUSE_POOL.run_pending(usize::MAX), 0);
+}
+
+static WORKER_PAUSE_POOL: Pool<fn(), 8, 1> = Pool::new();
+static WORKER_PAUSE_RAN: AtomicUsize = AtomicUsize::new(0);
+
+fn pause_worker_pool() {
+    WORKER_PAUSE_POOL.pause();
+    WORKER_PAUSE_RAN.fetch_add(1, Ordering::Relaxed);
+}
+
+fn count_worker_pool() {
+    WORKER_PAUSE_RAN.fetch_add(1, Ordering::Relaxed);
+}
+
+/// With a worker: a job pauses the pool, then `stop_wait` must still drain
+/// it, and the worker, held by the pause until then, must return too.
+#[test]
+fn stop_wait_and_a_worker_drain_a_pool_paused_by_its_job() {
+    let worker = thread::spawn(|| WORKER_PAUSE_POOL.run_worker(0, &mut Spin));
+    WORKER_PAUSE_POOL.try_submit(pause_worker_pool).unwrap();
+    // Let the worker run the pausing job, so that it sits paused.
+    while !WORKER_PAUSE_POOL.is_paused() {
+        thread::yield_now();
+    }
+    WORKER_PAUSE_POOL.try_submit(count_worker_pool).unwrap();
+    WORKER_PAUSE_POOL.try_submit(count_worker_pool).unwrap();
+    within_watchdog("stop_wait on a pool paused by its job", || {
+        WORKER_PAUSE_POOL.stop_wait()
+    })
+    .unwrap();
+    let by_worker = within_watchdog("the worker after stop_wait", move || worker.join())
+        .unwrap()
+        .unwrap();
+    assert!(by_worker >= 1, "the worker ran the pausing job");
+    assert_eq!(WORKER_PAUSE_RAN.load(Ordering::Relaxed), 3);
+    assert_eq!(WORKER_PAUSE_POOL.stats().completed, 3);
+}
+
+// === Stats: honest counts ===
+
+static HONEST_OVERLOADS: AtomicUsize = AtomicUsize::new(0);
+
+fn count_overloads(event: PoolEvent) {
+    if matches!(event, PoolEvent::Overloaded { .. }) {
+        HONEST_OVERLOADS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Eight threads each alternate one submit and one run, so the queue never
+/// really holds more than eight jobs. The depth a submit reports may count
+/// the other threads' pushes in flight, but no more: the high-water mark
+/// stays at most 16, far below the high watermark, and no overload fires.
+#[test]
+fn high_water_is_honest_under_contention() {
+    const THREADS: usize = 8;
+    let rounds = if cfg!(miri) { 30 } else { 20_000 };
+    let pool: Pool<fn(), 256, 0, Hooks> = Pool::with_env(
+        Config::new().watermarks(64, 32),
+        Hooks::new().on_event(count_overloads),
+    );
+    thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(|| {
+                for _ in 0..rounds {
+                    let mut job: fn() = || {};
+                    loop {
+                        match pool.try_submit(job) {
+                            Ok(()) => break,
+                            Err(SubmitError::Busy(back)) => job = back,
+                            Err(other) => panic!("submit into a roomy pool: {other:?}"),
+                        }
+                        thread::yield_now();
+                    }
+                    // This thread's job, or another one, is queued until
+                    // this thread has run one: the retry ends.
+                    while pool.run_pending(1) == 0 {
+                        thread::yield_now();
+                    }
+                }
+            });
+        }
+    });
+    let stats = pool.stats();
+    assert!(stats.high_water >= 1);
+    assert!(
+        stats.high_water <= 2 * THREADS,
+        "high water {} with at most {THREADS} jobs queued and {THREADS} pushes in flight",
+        stats.high_water
+    );
+    assert_eq!(
+        HONEST_OVERLOADS.load(Ordering::Relaxed),
+        0,
+        "a false overload"
+    );
+    assert_eq!(stats.overload_events, 0);
+    assert!(!pool.is_overloaded());
+    assert_eq!((stats.full, stats.after_stop), (0, 0));
+    assert_eq!(stats.rejected, stats.busy);
+    assert_eq!(stats.completed, THREADS * rounds);
+    assert_eq!((stats.submitted, stats.queued), (stats.completed, 0));
+}
+
+/// Each refusal `try_submit` hands back is counted exactly once, in its own
+/// counter and in `rejected`; accepted jobs never are.
+#[test]
+fn each_refusal_is_counted_once() {
+    let pool: Pool<fn(), 2, 0> = Pool::new();
+    pool.try_submit(|| {}).unwrap();
+    pool.try_submit(|| {}).unwrap();
+    for refused in 1..=5 {
+        assert!(pool.try_submit(|| {}).unwrap_err().is_full());
+        let stats = pool.stats();
+        assert_eq!((stats.full, stats.rejected), (refused, refused));
+        assert_eq!((stats.busy, stats.after_stop), (0, 0));
+        assert_eq!(stats.submitted, 2, "a refusal is not a submission");
+    }
+    // A freed slot takes the next job without touching the counts.
+    assert_eq!(pool.run_pending(1), 1);
+    pool.try_submit(|| {}).unwrap();
+    assert_eq!(pool.stats().rejected, 5);
+    assert_eq!(pool.stop().len(), 2);
+    for refused in 1..=3 {
+        assert!(pool.try_submit(|| {}).unwrap_err().is_stopped());
+        let stats = pool.stats();
+        assert_eq!(stats.after_stop, refused);
+        assert_eq!(stats.rejected, 5 + refused);
+    }
+    let stats = pool.stats();
+    assert_eq!(stats.full, 5);
+    assert_eq!(
+        (stats.submitted, stats.completed, stats.handed_back),
+        (3, 1, 2)
+    );
+}
+
+// === Waking idle workers through the environment ===
+
+/// An idle strategy with sticky wake-up tokens: it returns once the pool's
+/// environment has sent a wake-up it has not consumed yet, even one sent
+/// before it was called. `sent` reads the number of wake-ups sent so far.
+struct TokenIdle<'a> {
+    sent: &'a (dyn Fn() -> usize + Sync),
+    consumed: usize,
+    idled: &'a AtomicUsize,
+}
+
+impl taskring::Idle for TokenIdle<'_> {
+    fn idle(&mut self, _worker: usize) {
+        self.idled.fetch_add(1, Ordering::SeqCst);
+        loop {
+            let sent = (self.sent)();
+            if sent != self.consumed {
+                self.consumed = sent;
+                return;
+            }
+            thread::yield_now();
+        }
+    }
+}
+
+/// A submit into a pool whose only worker waits in its idle strategy
+/// claims that worker and calls `Env::wake` once; `stop` calls
+/// `Env::wake_all`, and the worker returns.
+#[test]
+fn a_submit_wakes_an_idle_worker_through_the_env() {
+    let pool: Arc<Pool<fn(), 8, 1, FakeEnv>> =
+        Arc::new(Pool::with_env(Config::new(), FakeEnv::at(0)));
+    let p = pool.clone();
+    within_watchdog("the wake-up round trip", move || {
+        let pool = p;
+        let env = pool.env();
+        let idled = AtomicUsize::new(0);
+        let sent = || env.wakes.load(Ordering::SeqCst) + env.wake_alls.load(Ordering::SeqCst);
+        thread::scope(|s| {
+            let worker = s.spawn(|| {
+                let mut idle = TokenIdle {
+                    sent: &sent,
+                    consumed: 0,
+                    idled: &idled,
+                };
+                pool.run_worker(0, &mut idle).unwrap()
+            });
+            // The worker announced itself and waits for a token.
+            while idled.load(Ordering::SeqCst) == 0 {
+                thread::yield_now();
+            }
+            pool.try_submit(|| {}).unwrap();
+            assert_eq!(env.wakes.load(Ordering::SeqCst), 1, "one sleeper, one wake");
+            while pool.stats().completed < 1 {
+                thread::yield_now();
+            }
+            // Idle again; `stop` wakes every sleeper and the worker returns.
+            while idled.load(Ordering::SeqCst) < 2 {
+                thread::yield_now();
+            }
+            assert!(pool.stop().is_empty());
+            assert!(env.wake_alls.load(Ordering::SeqCst) >= 1);
+            assert_eq!(worker.join().unwrap(), 1);
+        });
+    });
+    assert_eq!(pool.env().wakes.load(Ordering::SeqCst), 1);
+}
+
+static HOOK_WAKES: AtomicUsize = AtomicUsize::new(0);
+
+fn hook_wake() {
+    HOOK_WAKES.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The same round trip through `Hooks`: its wake hook is called for the
+/// submit, and once more (`wake_all` defaults to one `wake`) for `resume`.
+#[test]
+fn hooks_wake_an_idle_worker() {
+    static POOL: Pool<fn(), 8, 1, Hooks> =
+        Pool::with_env(Config::new(), Hooks::new().wake(hook_wake));
+    within_watchdog("the Hooks wake-up round trip", || {
+        let idled = AtomicUsize::new(0);
+        let sent = || HOOK_WAKES.load(Ordering::SeqCst);
+        thread::scope(|s| {
+            let worker = s.spawn(|| {
+                let mut idle = TokenIdle {
+                    sent: &sent,
+                    consumed: 0,
+                    idled: &idled,
+                };
+                POOL.run_worker(0, &mut idle).unwrap()
+            });
+            while idled.load(Ordering::SeqCst) == 0 {
+                thread::yield_now();
+            }
+            POOL.try_submit(|| {}).unwrap();
+            assert_eq!(HOOK_WAKES.load(Ordering::SeqCst), 1);
+            while POOL.stats().completed < 1 {
+                thread::yield_now();
+            }
+            // Paused and idle: `resume` must wake the worker for the job
+            // queued meanwhile.
+            POOL.pause();
+            while idled.load(Ordering::SeqCst) < 2 {
+                thread::yield_now();
+            }
+            POOL.try_submit(|| {}).unwrap();
+            POOL.resume();
+            while POOL.stats().completed < 2 {
+                thread::yield_now();
+            }
+            assert!(HOOK_WAKES.load(Ordering::SeqCst) >= 2);
+            while idled.load(Ordering::SeqCst) < 3 {
+                thread::yield_now();
+            }
+            assert!(POOL.stop().is_empty());
+            assert_eq!(worker.join().unwrap(), 2);
+        });
+    });
 }
 
 /// Every job is exactly one of: run, handed back by `stop`, or returned to
