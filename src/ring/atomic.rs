@@ -108,6 +108,59 @@ impl<T, const N: usize> Ring<T, N> {
     /// The push algorithm; see the module docs.
     #[inline]
     pub(crate) fn push(&self, value: T) -> Result<(), Rejected<T>> {
+        self.push_then(value, |_| ())
+    }
+
+    /// [`push`](Self::push), and on success the queue depth just after it:
+    /// the items from a fresh read of `head` up to and including the
+    /// position this push claimed, clamped to `1..=N`.
+    ///
+    /// The depth is never more than the ring held (pushes in flight
+    /// included) at the moment of that `head` read, which comes after the
+    /// claim; it may be less, if pushes after ours are not counted.
+    #[allow(dead_code)] // Used by the pool.
+    #[inline]
+    pub(crate) fn push_depth(&self, value: T) -> Result<usize, Rejected<T>> {
+        self.push_then(value, |claimed| {
+            // SeqCst: pairs with the `SeqCst` claim CASes on `head` and
+            // `tail`. In their single total order our claim CAS on `tail`
+            // comes before this load, and the load reads the last claim on
+            // `head` before it: so `claimed + 1 - head` is at most the
+            // number of positions claimed by pushes and not yet by pops at
+            // that point. (On x86-64 a `SeqCst` load is a plain load.)
+            let head = self.head.load(Ordering::SeqCst);
+            Self::items_between(head, Self::next(claimed)).max(1)
+        })
+    }
+
+    /// True when a push could find room now: the ring is neither full nor
+    /// closed. A closed ring has no room, so a caller that waits for room
+    /// must also watch for the close.
+    ///
+    /// `false` means the ring was closed, or the `tail` this call read was
+    /// `N` ahead of the latest `head` (read as the full check of a push
+    /// reads it): a pop whose claim precedes this call's `SeqCst` fence is
+    /// seen. `true` may be stale by the time the caller pushes.
+    #[allow(dead_code)] // Used by the pool.
+    #[inline]
+    pub(crate) fn has_room(&self) -> bool {
+        // Relaxed: read before `head`, a stale `tail` can only make the
+        // ring look less full (a spurious `true`), never full when it is
+        // not.
+        let tail = self.tail.load(Ordering::Relaxed);
+        if tail & CLOSED != 0 {
+            return false;
+        }
+        // The `SeqCst` fence and load of the full check: pairs with the
+        // `SeqCst` claim CAS on `head` of every pop (see the orderings table).
+        let head = load_latest(&self.head);
+        Self::items_between(head, tail) < N
+    }
+
+    /// The push algorithm; on success, calls `then` with the position the
+    /// push claimed, after publishing the value.
+    #[inline(always)]
+    fn push_then<R>(&self, value: T, then: impl FnOnce(usize) -> R) -> Result<R, Rejected<T>> {
         // Relaxed: only a guess at the position; the stamp decides.
         let mut tail = self.tail.load(Ordering::Relaxed);
         for _ in 0..MAX_CLAIM_ATTEMPTS {
@@ -146,7 +199,7 @@ impl<T, const N: usize> Ring<T, N> {
                         // load in `try_pop`, so the write above is visible
                         // to the pop that claims this value.
                         slot.stamp.store(tail.wrapping_add(1), PUBLISH);
-                        return Ok(());
+                        return Ok(then(tail));
                     }
                     // Another push claimed `tail` first (or the ring was
                     // closed); retry at the tail it saw.

@@ -89,6 +89,42 @@ impl<T, const N: usize> Ring<T, N> {
     /// critical section.
     #[inline]
     pub(crate) fn push(&self, value: T) -> Result<(), Rejected<T>> {
+        self.push_then(value, |_| ())
+    }
+
+    /// [`push`](Self::push), and on success the queue depth just after it,
+    /// clamped to `1..=N`. Here it is exact: `head` is read in the push's
+    /// own critical section, so no other operation runs in between.
+    #[allow(dead_code)] // Used by the pool.
+    #[inline]
+    pub(crate) fn push_depth(&self, value: T) -> Result<usize, Rejected<T>> {
+        self.push_then(value, |claimed| {
+            // Relaxed: inside the push's critical section (`push_then`
+            // calls this closure there), which orders it.
+            let head = self.head.load(Ordering::Relaxed);
+            Self::items_between(head, Self::next(claimed)).max(1)
+        })
+    }
+
+    /// True when a push could find room now: the ring is neither full nor
+    /// closed. A closed ring has no room, so a caller that waits for room
+    /// must also watch for the close. Read in one critical section, so
+    /// exact when taken; it may be stale by the time the caller pushes.
+    #[allow(dead_code)] // Used by the pool.
+    #[inline]
+    pub(crate) fn has_room(&self) -> bool {
+        critical(|_| {
+            // Relaxed, here and below: ordered by the critical section.
+            let tail = self.tail.load(Ordering::Relaxed);
+            tail & CLOSED == 0 && Self::items_between(self.head.load(Ordering::Relaxed), tail) < N
+        })
+    }
+
+    /// The push algorithm; on success, calls `then` with the position the
+    /// push claimed, inside the critical section, after publishing the
+    /// value.
+    #[inline(always)]
+    fn push_then<R>(&self, value: T, then: impl FnOnce(usize) -> R) -> Result<R, Rejected<T>> {
         critical(|cs| {
             hook!(self, Attempt);
             // Relaxed, here and below: ordered by the critical section.
@@ -112,7 +148,7 @@ impl<T, const N: usize> Ring<T, N> {
                 unsafe { slot.write(value) };
                 slot.stamp
                     .store_in(tail.wrapping_add(1), Ordering::Relaxed, cs);
-                return Ok(());
+                return Ok(then(tail));
             }
             let head = self.head.load(Ordering::Relaxed);
             if head.wrapping_add(Self::ONE_LAP) & POSITION_MASK == tail {

@@ -77,6 +77,8 @@
 //! | full / empty check: `SeqCst` fence, then a load of the other counter (under loom: `fetch_add(0)`) | `SeqCst` fence, `Relaxed` load | the other side's `SeqCst` claim CAS: a claim before the fence in the single `SeqCst` order is seen by the load. Unlike an RMW, the load leaves the other side's cache line shared, so pollers do not steal it. Loom does not model the fence form, so the loom build reads with an RMW, which always sees the latest value. On x86-64 a `SeqCst` CAS costs the same as a `Relaxed` one |
 //! | close: `fetch_or` of the closed mark into `tail` | `Acquire` | the claim CAS's `Release`; every claim is ordered before or after it in `tail`'s modification order |
 //! | `len`: loads of `tail`, `head`, `tail` again, retried (at most 8 times) until `tail` did not move | `Acquire` | each `tail` load: the claim CAS on `tail` (its `Release` half), so the `head` read next is at least `tail - N` (that push saw its slot freed by a pop a lap earlier, whose `head` claim came first). The `head` load: the claim CAS on `head` (its `Release` half), so the `tail` reread is at least `head` (that pop saw the publish of a push whose `tail` claim came first). Equal `tail` loads thus bracket a `head` with `0 <= tail - head <= N` |
+//! | `push_depth` (crate-internal): load of `head` after the push published | `SeqCst` | the `SeqCst` claim CASes on `head` and `tail`: in their single total order the push's own claim comes first, and the load reads the last `head` claim before it, so the depth never exceeds the items (pushes in flight included) the ring held at that point |
+//! | `has_room` (crate-internal): load of `tail`, then the full check's fence and load of `head` | `Relaxed` load; `SeqCst` fence, `Relaxed` load | the `tail` load pairs with nothing: read first, a stale `tail` only makes the ring look less full. The fence pairs with every pop's `SeqCst` claim CAS on `head`, as in a push's full check |
 //! | `is_closed`: load of `tail` | `Relaxed` | nothing: the closed mark is set once and never cleared |
 //!
 //! The one standalone fence is the `SeqCst` fence of the full and empty
@@ -511,5 +513,187 @@ impl<T, const N: usize> Drop for Ring<T, N> {
         while let Ok(value) = guard.0.try_pop() {
             drop(value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Rejected, Ring, POSITION_MASK};
+
+    /// A ring whose counters wrap around to zero after `laps` laps.
+    fn near_wrap<const N: usize>(laps: usize) -> Ring<u32, N> {
+        Ring::starting_at(
+            0usize.wrapping_sub(laps.wrapping_mul(Ring::<u32, N>::ONE_LAP)) & POSITION_MASK,
+        )
+    }
+
+    /// Pushes with `push_depth` and pops in an uneven pattern for `laps`
+    /// laps, checking after each push that the depth is `len`, and that
+    /// `has_room` agrees with `is_full`.
+    fn depth_is_len<const N: usize>(ring: &Ring<u32, N>, laps: usize) {
+        let mut value = 0u32;
+        let mut len = 0;
+        // Enough operations to go around `laps` times; pushes 3, pops 2,
+        // so the fill level climbs to full, then drains fully, repeatedly.
+        let mut filling = true;
+        for step in 0..laps * N * 3 {
+            if filling {
+                match ring.push_depth(value) {
+                    Ok(depth) => {
+                        len += 1;
+                        assert_eq!(depth, len, "depth after a push (N = {N}, step {step})");
+                        assert_eq!(depth, ring.len(), "depth vs len (N = {N}, step {step})");
+                    }
+                    Err(Rejected::Full(back)) => {
+                        assert_eq!(back, value);
+                        assert_eq!(len, N, "Full below capacity (N = {N})");
+                        filling = false;
+                    }
+                    Err(other) => panic!("unexpected {other:?} (N = {N})"),
+                }
+                value += 1;
+            } else if ring.try_pop().is_ok() {
+                len -= 1;
+                // Refill from a middle level, not only from empty.
+                if (len == N / 2 && step % 2 == 0) || len == 0 {
+                    filling = true;
+                }
+            } else {
+                assert_eq!(len, 0);
+                filling = true;
+            }
+            assert_eq!(ring.len(), len);
+            assert_eq!(ring.has_room(), len < N, "has_room at len {len} (N = {N})");
+        }
+    }
+
+    fn depth_cases<const N: usize>() {
+        let laps = if cfg!(miri) { 2 } else { 4 };
+        depth_is_len(&Ring::<u32, N>::new(), laps);
+        // Across the wrap-around of the counters.
+        depth_is_len(&near_wrap::<N>(1), laps);
+        depth_is_len(&near_wrap::<N>(2), laps);
+    }
+
+    #[test]
+    fn push_depth_is_len_single_threaded() {
+        depth_cases::<1>();
+        depth_cases::<2>();
+        depth_cases::<3>();
+        depth_cases::<4>();
+        depth_cases::<7>();
+        depth_cases::<8>();
+        depth_cases::<9>();
+        depth_cases::<64>();
+        depth_cases::<100>();
+    }
+
+    #[test]
+    fn push_depth_counts_from_an_offset_head() {
+        // Start mid-lap: pop a few first so `head` is not at index 0.
+        let ring = near_wrap::<5>(1);
+        for v in 0..4 {
+            assert_eq!(ring.push_depth(v).unwrap(), v as usize + 1);
+        }
+        for _ in 0..3 {
+            ring.try_pop().unwrap();
+        }
+        // One left; pushes wrap around the slot array and the counters.
+        for expected in 2..=5 {
+            assert_eq!(ring.push_depth(0).unwrap(), expected);
+        }
+        assert!(matches!(ring.push_depth(9), Err(Rejected::Full(9))));
+        assert!(!ring.has_room());
+    }
+
+    #[test]
+    fn has_room_is_false_once_closed() {
+        let ring: Ring<u32, 3> = Ring::new();
+        assert!(ring.has_room());
+        ring.push_depth(1).unwrap();
+        ring.close();
+        assert!(!ring.has_room());
+        assert!(matches!(ring.push_depth(2), Err(Rejected::Closed(2))));
+        // Closing changes no count.
+        assert_eq!(ring.len(), 1);
+        assert_eq!(ring.try_pop(), Ok(1));
+        assert!(!ring.has_room());
+    }
+
+    /// `TOKENS` tokens circulate through a ring of 64 slots among 4
+    /// threads, each popping one and pushing it back with `push_depth`: the
+    /// ring never holds more than `TOKENS` items, pushes in flight
+    /// included, so no depth may exceed it.
+    fn depth_never_exceeds_tokens<const TOKENS: usize>() {
+        use std::thread;
+        let passes = if cfg!(miri) { 20 } else { 20_000 };
+        let ring: Ring<u32, 64> = Ring::new();
+        for token in 0..TOKENS {
+            ring.try_push(token as u32).unwrap();
+        }
+        thread::scope(|scope| {
+            let threads = [(); 4].map(|()| {
+                scope.spawn(|| {
+                    for _ in 0..passes {
+                        let mut token = loop {
+                            match ring.try_pop() {
+                                Ok(token) => break token,
+                                Err(_) => thread::yield_now(),
+                            }
+                        };
+                        loop {
+                            match ring.push_depth(token) {
+                                Ok(depth) => {
+                                    assert!(
+                                        (1..=TOKENS).contains(&depth),
+                                        "depth {depth} with {TOKENS} token(s)"
+                                    );
+                                    break;
+                                }
+                                Err(Rejected::Busy(back)) => {
+                                    token = back;
+                                    thread::yield_now();
+                                }
+                                Err(other) => panic!("unexpected {other:?}"),
+                            }
+                        }
+                    }
+                })
+            });
+            for thread in threads {
+                thread.join().unwrap();
+            }
+        });
+        assert_eq!(ring.len(), TOKENS);
+    }
+
+    #[test]
+    fn push_depth_never_exceeds_the_items_in_flight() {
+        depth_never_exceeds_tokens::<1>();
+        depth_never_exceeds_tokens::<3>();
+    }
+
+    #[test]
+    fn items_between_clamps() {
+        type R = Ring<u8, 5>;
+        let lap = R::ONE_LAP;
+        let at = |laps: usize, index: usize| (laps * lap + index) & POSITION_MASK;
+        // Exact in range, within a lap and across one.
+        assert_eq!(R::items_between(at(3, 1), at(3, 1)), 0);
+        assert_eq!(R::items_between(at(3, 1), at(3, 4)), 3);
+        assert_eq!(R::items_between(at(3, 4), at(4, 0)), 1);
+        assert_eq!(R::items_between(at(3, 2), at(4, 2)), 5);
+        // More than N apart: N. `head` ahead: 0.
+        assert_eq!(R::items_between(at(3, 1), at(4, 3)), 5);
+        assert_eq!(R::items_between(at(3, 1), at(9, 0)), 5);
+        assert_eq!(R::items_between(at(3, 3), at(3, 1)), 0);
+        assert_eq!(R::items_between(at(4, 0), at(3, 4)), 0);
+        assert_eq!(R::items_between(at(9, 0), at(3, 1)), 0);
+        // Across the wrap-around of positions.
+        let last_lap = POSITION_MASK / lap;
+        assert_eq!(R::items_between(at(last_lap, 3), at(0, 1)), 3);
+        assert_eq!(R::items_between(at(0, 1), at(last_lap, 3)), 0);
+        // The closed mark on `tail` is ignored.
+        assert_eq!(R::items_between(at(3, 1), at(3, 4) | !POSITION_MASK), 3);
     }
 }
