@@ -52,21 +52,38 @@ fn run_case<const N: usize>(seed: u64, start: Start) -> Result<Coverage, String>
     };
     let mut oracle: VecDeque<u64> = VecDeque::with_capacity(N);
     let mut rng = XorShift::new(seed);
-    // Long enough to cross the wrap (at most two laps away) and go on for
-    // a couple of laps more, even with a pop-heavy mix.
-    // Under Miri, where an operation on a large ring costs O(N), large rings
-    // run shorter sequences from one lap before the wrap only.
+    let laps = match start {
+        Start::Fresh => 0,
+        Start::NearWrap(laps) => laps,
+    };
+    // At least `ops` steps. Under Miri, where an operation on a large ring
+    // costs O(N), large rings run shorter sequences from one lap before the
+    // wrap only.
     let ops = if cfg!(miri) && N > 8 {
         6 * N + 100
     } else {
         16 * N + 200
     };
+    // Then on until the pushes crossed the counter wrap (`laps` laps away)
+    // and went one lap beyond. A fixed length does not guarantee that: the
+    // phases below are drawn independently, and a sequence that draws only
+    // pop-heavy ones pushes about `0.08 * ops` times, under two laps for
+    // large `N`. In any phase pushes go on succeeding at several percent
+    // of the steps (a pop-heavy phase tries few, a push-heavy one fills the
+    // ring and then pushes as fast as it pops), so the extension is short.
+    // The cap only guarantees termination; `check` reports a sequence that
+    // hit it.
+    let target = (laps + 1) * N;
+    let max_ops = 64 * ops;
     // The push probability (in percent) drifts between phases, so sequences
     // run the ring full and empty repeatedly instead of hovering mid-way.
     let mut push_percent = 50;
     let mut next_value = 0u64;
     let mut coverage = Coverage::default();
-    for step in 0..ops {
+    for step in 0..max_ops {
+        if step >= ops && coverage.pushed > target {
+            break;
+        }
         if step % (2 * N + 5) == 0 {
             push_percent = [10, 50, 90][rng.below(3) as usize];
         }
@@ -173,11 +190,13 @@ fn check<const N: usize>() {
             };
             match run_case::<N>(seed, start) {
                 Ok(coverage) => {
-                    // The sequence pushes more than `laps` laps' worth, so
-                    // it crosses the counter wrap.
+                    // `run_case` goes on until the sequence pushed more
+                    // than `laps` laps' worth, so it crossed the counter
+                    // wrap, unless it hit its cap.
                     assert!(
                         coverage.pushed > laps * N,
-                        "seed {seed}, N = {N}: only {} pushes, the wrap is not reached",
+                        "seed {seed}, N = {N}, start = {start:?}: only {} pushes, \
+                         the wrap is not reached",
                         coverage.pushed
                     );
                     total.full += coverage.full;
@@ -190,10 +209,14 @@ fn check<const N: usize>() {
             }
         }
     }
-    assert!(
-        total.full > 0 && total.empty > 0,
-        "the sequences never reached full and empty: {total:?}"
-    );
+    // A check on the configuration's seeds together; one replayed seed
+    // (say, a pop-heavy one that never fills the ring) need not pass it.
+    if env_u64("TASKRING_ORACLE_SEED").is_none() {
+        assert!(
+            total.full > 0 && total.empty > 0,
+            "the sequences never reached full and empty: {total:?}"
+        );
+    }
 }
 
 macro_rules! oracle_tests {
