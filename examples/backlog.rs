@@ -12,8 +12,9 @@
 //! cargo run --release --features std --example backlog -- --sessions 2000 --workers 16
 //! ```
 //!
-//! Flags: `--sessions N` (default 6000), `--workers W` (1 to 64, default
-//! 32), `--work-us U` (CPU per session in microseconds, default 100),
+//! Flags: `--sessions N` (default 6000), `--workers W` (1 to
+//! `ThreadPool::MAX_WORKERS`, default 32; the pool starts exactly that
+//! many threads), `--work-us U` (CPU per session in microseconds, default 100),
 //! `--wait-us U` (blocking wait per session, default 1000), `--quiet` (no
 //! progress line). Each run ends with one line starting `summary:`; the
 //! process exits with status 1 if any session was lost.
@@ -31,14 +32,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use taskring::{OverloadEvent, Task, ThreadPool};
+use taskring::{PoolEvent, ThreadPool};
 
 /// Queue capacity: submitters block (back-pressure) once this many
 /// sessions wait.
 const QUEUE: usize = 256;
-/// Most workers a run may use: the pool's `W` is a constant, and a run
-/// with fewer workers uses a pool of that size (see `run`).
-const MAX_WORKERS: usize = 64;
+
+/// The pool of this demo: the default job type (any closure), a queue of
+/// `QUEUE` sessions; the worker count is chosen at run time.
+type Pool = ThreadPool<taskring::Task, QUEUE>;
 
 struct Options {
     sessions: usize,
@@ -77,8 +79,9 @@ fn parse_args() -> Result<Options, String> {
             other => return Err(format!("unknown flag: {other} (try --help)")),
         }
     }
-    if !(1..=MAX_WORKERS).contains(&options.workers) {
-        return Err(format!("--workers must be 1 to {MAX_WORKERS}"));
+    let max = Pool::MAX_WORKERS;
+    if !(1..=max).contains(&options.workers) {
+        return Err(format!("--workers must be 1 to {max}"));
     }
     Ok(options)
 }
@@ -115,17 +118,21 @@ struct Report {
     overloads: usize,
 }
 
-/// Processes the backlog on a pool of `W` threads.
-fn run_with<const W: usize>(options: &Options, label: &str) -> Report {
+/// Processes the backlog on a pool of `workers` threads.
+fn run(options: &Options, workers: usize, label: &str) -> Report {
     let overloads = Arc::new(AtomicUsize::new(0));
     let o = overloads.clone();
-    let pool: ThreadPool<Task, QUEUE, W> = ThreadPool::builder()
+    let pool: Pool = ThreadPool::builder()
+        .workers(workers)
         .name_prefix("session-")
-        .on_overload(QUEUE * 3 / 4, QUEUE / 4, move |event| {
-            if let OverloadEvent::Overloaded { .. } = event {
+        .watermarks(QUEUE * 3 / 4, QUEUE / 4)
+        .on_event(move |event| {
+            if let PoolEvent::Overloaded { .. } = event {
                 o.fetch_add(1, Ordering::Relaxed);
             }
         })
+        // Stamps each session when queued: `lag` and `max_wait` below.
+        .lag_metrics(true)
         .build()
         .expect("start the workers");
     // One `Arc` for everything a session needs, so the job is two words.
@@ -140,7 +147,7 @@ fn run_with<const W: usize>(options: &Options, label: &str) -> Report {
     let total = options.sessions;
     let mut max_lag = Duration::ZERO;
     let mut last_draw = Instant::now() - Duration::from_secs(1);
-    let mut draw = |pool: &ThreadPool<Task, QUEUE, W>, done: bool| {
+    let mut draw = |pool: &Pool, done: bool| {
         let now = Instant::now();
         if options.quiet || (!done && now - last_draw < Duration::from_millis(100)) {
             return;
@@ -173,13 +180,13 @@ fn run_with<const W: usize>(options: &Options, label: &str) -> Report {
     };
     for id in 0..total {
         let sessions = shared.clone();
-        pool.submit(Task::new(move || {
+        pool.execute(move || {
             let hash = process_session(id, sessions.work, sessions.wait);
             sessions
                 .checksum
                 .fetch_add(hash as usize & 1, Ordering::Relaxed);
             sessions.processed.fetch_add(1, Ordering::Relaxed);
-        }))
+        })
         .unwrap_or_else(|_| panic!("session {id} refused"));
         max_lag = max_lag.max(Duration::from_nanos(pool.stats().lag));
         draw(&pool, false);
@@ -196,27 +203,13 @@ fn run_with<const W: usize>(options: &Options, label: &str) -> Report {
     let stats = pool.stats();
     black_box(shared.checksum.load(Ordering::Relaxed));
     Report {
-        workers: W,
+        workers: pool.workers(),
         processed: processed.load(Ordering::Relaxed),
         elapsed,
         high_water: stats.high_water,
         max_lag: max_lag.max(Duration::from_nanos(stats.max_wait)),
         panicked: stats.panicked,
         overloads: overloads.load(Ordering::Relaxed),
-    }
-}
-
-/// Runs the backlog with `workers` threads. `W` is a const parameter, so
-/// the common sizes are listed; any other count rounds up to the next one.
-fn run(options: &Options, workers: usize, label: &str) -> Report {
-    match workers {
-        1 => run_with::<1>(options, label),
-        2 => run_with::<2>(options, label),
-        3..=4 => run_with::<4>(options, label),
-        5..=8 => run_with::<8>(options, label),
-        9..=16 => run_with::<16>(options, label),
-        17..=32 => run_with::<32>(options, label),
-        _ => run_with::<MAX_WORKERS>(options, label),
     }
 }
 

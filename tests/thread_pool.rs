@@ -1,6 +1,8 @@
-//! The std thread pool: blocking submit, submit-and-wait, stop and
-//! shutdown, calls from inside a job, overload alerts, static pools.
-//! Every test joins its workers (`stop_wait` or `Drop`) before returning.
+//! The std thread pool: construction, blocking submit, submit-and-wait,
+//! stop and shutdown, pause, calls from inside a job, overload events,
+//! lag metrics and a `static` pool.
+//! Every test joins its workers (`stop_wait` or `Drop`) before returning,
+//! except the one on a `static` pool, which is never dropped.
 #![cfg(all(feature = "std", not(loom)))]
 // Hosted tests: std paths read better here than core/alloc ones.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
@@ -8,15 +10,15 @@
 use std::{
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
-        mpsc, Arc, Barrier, Mutex,
+        mpsc, Arc, Barrier, LazyLock, Mutex,
     },
     thread,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use taskring::{
-    thread_pool::{thread_config, ThreadPool, WaitError},
-    Job, OverloadEvent, Pool, StopError, SubmitError, Task,
+    thread_pool::{ThreadPool, WaitError},
+    Job, PoolEvent, StopError, SubmitError, Task,
 };
 
 /// Liveness limit for waits on other threads: reached only if the pool is
@@ -44,12 +46,23 @@ fn blocker(gate: &Arc<Barrier>) -> Task {
     })
 }
 
-/// A pool whose live worker threads are counted in `live`.
-fn counted<J: Job + 'static, const N: usize, const W: usize>(
+/// Waits until `condition` holds, failing the test after [`HANG`].
+fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + HANG;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A pool of `workers` threads whose live threads are counted in `live`.
+fn counted<J: Job + 'static, const N: usize>(
+    workers: usize,
     live: &Arc<AtomicUsize>,
-) -> ThreadPool<J, N, W> {
+) -> ThreadPool<J, N> {
     let (up, down) = (live.clone(), live.clone());
     ThreadPool::builder()
+        .workers(workers)
         .on_thread_start(move |_| {
             up.fetch_add(1, Ordering::SeqCst);
         })
@@ -61,9 +74,9 @@ fn counted<J: Job + 'static, const N: usize, const W: usize>(
 }
 
 /// Holds the one worker of `pool` inside a job until the returned barrier
-/// is passed. Unlike `pause`, this leaves no doubt: a worker that was
-/// already taking a job when `pause` came may still start that one job.
-fn hold_worker<const N: usize>(pool: &ThreadPool<Task, N, 1>) -> Arc<Barrier> {
+/// is passed.
+fn hold_worker<const N: usize>(pool: &ThreadPool<Task, N>) -> Arc<Barrier> {
+    assert_eq!(pool.workers(), 1, "hold_worker needs a one-worker pool");
     let gate = Arc::new(Barrier::new(2));
     let (started, busy) = mpsc::channel();
     let g = gate.clone();
@@ -79,10 +92,11 @@ fn hold_worker<const N: usize>(pool: &ThreadPool<Task, N, 1>) -> Arc<Barrier> {
 // === construction ===
 
 #[test]
-fn new_spawns_w_named_threads() {
+fn new_spawns_the_requested_named_threads() {
     let names = Arc::new(Mutex::new(Vec::new()));
     let n = names.clone();
-    let pool: ThreadPool<Task, 4, 3> = ThreadPool::builder()
+    let pool: ThreadPool<Task, 4> = ThreadPool::builder()
+        .workers(3)
         .on_thread_start(move |_| {
             n.lock()
                 .unwrap()
@@ -90,6 +104,7 @@ fn new_spawns_w_named_threads() {
         })
         .build()
         .unwrap();
+    assert_eq!(pool.workers(), 3);
     pool.stop_wait().unwrap();
     let mut names = names.lock().unwrap().clone();
     names.sort();
@@ -104,11 +119,21 @@ fn new_spawns_w_named_threads() {
 }
 
 #[test]
+fn builder_defaults_to_the_available_parallelism() {
+    let pool: ThreadPool = ThreadPool::builder().build().unwrap();
+    let expected = thread::available_parallelism().map_or(1, usize::from);
+    assert_eq!(pool.workers(), expected);
+    assert_eq!(pool.capacity(), 1024);
+    pool.stop_wait().unwrap();
+}
+
+#[test]
 fn builder_sets_prefix_and_stack_size() {
     const BIG: usize = if cfg!(miri) { 1 << 10 } else { 1 << 20 };
     let seen = Arc::new(Mutex::new(None));
     let s = seen.clone();
-    let pool: ThreadPool<BoxJob, 4, 1> = ThreadPool::builder()
+    let pool: ThreadPool<BoxJob, 4> = ThreadPool::builder()
+        .workers(1)
         .name_prefix("tp-test-")
         .stack_size(4 << 20)
         .build()
@@ -132,15 +157,40 @@ fn builder_sets_prefix_and_stack_size() {
     );
 }
 
+// === execute ===
+
+#[test]
+fn execute_and_try_execute_run_closures() {
+    let pool: ThreadPool = ThreadPool::new(2).unwrap();
+    let count = counter();
+    for _ in 0..10 {
+        let c = count.clone();
+        pool.execute(move || {
+            c.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+    }
+    let c = count.clone();
+    // Never `Full` or `Busy` here: 11 jobs in 1024 slots, one submitter.
+    pool.try_execute(move || {
+        c.fetch_add(10, Ordering::Relaxed);
+    })
+    .unwrap();
+    pool.stop_wait().unwrap();
+    assert_eq!(count.load(Ordering::Relaxed), 20);
+    assert_eq!(pool.stats().completed, 11);
+}
+
 // === blocking submit ===
 
 #[test]
 fn submit_blocks_while_full_and_proceeds_when_a_slot_frees() {
     let gate = Arc::new(Barrier::new(2));
     let count = counter();
-    let pool: Arc<ThreadPool<Task, 1, 1>> = Arc::new(ThreadPool::new());
-    pool.submit(blocker(&gate)).unwrap(); // Taken by the worker, which blocks.
-                                          // The worker holds `blocker`; fill the one slot.
+    let pool: Arc<ThreadPool<Task, 1>> = Arc::new(ThreadPool::new(1).unwrap());
+    // Taken by the worker, which blocks in it.
+    pool.submit(blocker(&gate)).unwrap();
+    // The worker holds `blocker`; fill the one slot.
     while pool.try_submit(bump(&count)).is_err() {
         thread::yield_now();
     }
@@ -176,16 +226,8 @@ fn submit_blocks_while_full_and_proceeds_when_a_slot_frees() {
 fn stop_wakes_blocked_submitters_with_stopped() {
     // The one worker is held inside a job and the queue is full, so the
     // submitters below must block until `stop`.
-    let pool: Arc<ThreadPool<Task, 2, 1>> = Arc::new(ThreadPool::new());
-    let gate = Arc::new(Barrier::new(2));
-    let (started, worker_busy) = mpsc::channel();
-    let g = gate.clone();
-    pool.submit(Task::new(move || {
-        started.send(()).unwrap();
-        g.wait();
-    }))
-    .unwrap();
-    worker_busy.recv_timeout(HANG).unwrap();
+    let pool: Arc<ThreadPool<Task, 2>> = Arc::new(ThreadPool::new(1).unwrap());
+    let gate = hold_worker(&pool);
     let count = counter();
     pool.submit(bump(&count)).unwrap();
     pool.submit(bump(&count)).unwrap();
@@ -218,15 +260,16 @@ fn stop_wakes_blocked_submitters_with_stopped() {
     assert_eq!(count.load(Ordering::Relaxed), 0);
     let stats = pool.stats();
     assert_eq!((stats.handed_back, stats.after_stop), (2, 3));
+    assert_eq!(stats.rejected, 3, "each refusal counted once");
 }
 
 #[test]
 fn submit_timeout_returns_full_after_the_timeout() {
-    let pool: ThreadPool<Task, 1, 1> = ThreadPool::new();
+    let pool: ThreadPool<Task, 1> = ThreadPool::new(1).unwrap();
     let gate = hold_worker(&pool);
     let count = counter();
     pool.submit(bump(&count)).unwrap();
-    let start = std::time::Instant::now();
+    let start = Instant::now();
     let result = pool.submit_timeout(bump(&count), Duration::from_millis(30));
     assert!(matches!(result, Err(SubmitError::Full(_))));
     assert!(start.elapsed() >= Duration::from_millis(30));
@@ -239,9 +282,9 @@ fn submit_timeout_returns_full_after_the_timeout() {
 
 #[test]
 fn oversubscribed_blocking_submitters_complete() {
-    // S17: 8 blocking submitters and 8 workers on a tiny queue.
+    // 8 blocking submitters and 8 workers on a tiny queue.
     const PER: usize = if cfg!(miri) { 5 } else { 2_000 };
-    let pool: Arc<ThreadPool<Task, 2, 8>> = Arc::new(ThreadPool::new());
+    let pool: Arc<ThreadPool<Task, 2>> = Arc::new(ThreadPool::new(8).unwrap());
     let count = counter();
     let submitters: Vec<_> = (0..8)
         .map(|_| {
@@ -258,13 +301,14 @@ fn oversubscribed_blocking_submitters_complete() {
     }
     pool.stop_wait().unwrap();
     assert_eq!(count.load(Ordering::Relaxed), 8 * PER);
+    assert_eq!(pool.stats().rejected, 0, "blocking submits all succeeded");
 }
 
 // === submit and wait ===
 
 #[test]
 fn submit_wait_returns_after_the_job_ran() {
-    let pool: ThreadPool<Task, 4, 2> = ThreadPool::new();
+    let pool: ThreadPool<Task, 4> = ThreadPool::new(2).unwrap();
     let count = counter();
     for i in 1..=10 {
         pool.submit_wait(bump(&count)).unwrap();
@@ -274,17 +318,25 @@ fn submit_wait_returns_after_the_job_ran() {
 
 #[test]
 fn submit_wait_with_returns_the_value() {
-    let pool: ThreadPool<Task<4>, 4, 2> = ThreadPool::new();
+    let pool: ThreadPool<Task<4>, 4> = ThreadPool::new(2).unwrap();
     let (a, b) = (6u64, 7u64);
     assert_eq!(pool.submit_wait_with(move || a * b), Ok(42));
-    let boxed: ThreadPool<BoxJob, 4, 2> = ThreadPool::new();
+    let boxed: ThreadPool<BoxJob, 4> = ThreadPool::new(2).unwrap();
     let text = String::from("taskring");
     assert_eq!(boxed.submit_wait_with(move || text.len()), Ok(8));
+    // The default `Task` boxes what does not fit.
+    let default: ThreadPool = ThreadPool::new(1).unwrap();
+    let words = [String::from("a"), String::from("bb")];
+    let (x, y) = (3usize, 4usize);
+    assert_eq!(
+        default.submit_wait_with(move || words.concat().len() + x + y),
+        Ok(10)
+    );
 }
 
 #[test]
 fn submit_wait_on_a_stopped_pool_gives_the_job_back() {
-    let pool: ThreadPool<Task, 4, 1> = ThreadPool::new();
+    let pool: ThreadPool<Task, 4> = ThreadPool::new(1).unwrap();
     drop(pool.stop());
     let count = counter();
     let error = pool.submit_wait(bump(&count)).unwrap_err();
@@ -296,7 +348,7 @@ fn submit_wait_on_a_stopped_pool_gives_the_job_back() {
 
 #[test]
 fn submit_wait_for_a_job_handed_back_by_stop_is_not_run() {
-    let pool: Arc<ThreadPool<Task, 4, 1>> = Arc::new(ThreadPool::new());
+    let pool: Arc<ThreadPool<Task, 4>> = Arc::new(ThreadPool::new(1).unwrap());
     let gate = hold_worker(&pool);
     let count = counter();
     let waiter = {
@@ -315,33 +367,53 @@ fn submit_wait_for_a_job_handed_back_by_stop_is_not_run() {
     assert_eq!(count.load(Ordering::Relaxed), 0);
 }
 
+// === pause and resume ===
+
+#[test]
+fn pause_holds_queued_jobs_and_resume_releases_them() {
+    let pool: ThreadPool<Task, 16> = ThreadPool::new(2).unwrap();
+    let count = counter();
+    pool.pause_wait().unwrap();
+    assert!(pool.is_paused());
+    for _ in 0..10 {
+        pool.submit(bump(&count)).unwrap();
+    }
+    thread::sleep(Duration::from_millis(if cfg!(miri) { 1 } else { 20 }));
+    assert_eq!(count.load(Ordering::Relaxed), 0, "a job ran while paused");
+    assert_eq!(pool.queued(), 10);
+    pool.resume();
+    assert!(!pool.is_paused());
+    wait_until("the resumed jobs", || count.load(Ordering::Relaxed) == 10);
+    pool.stop_wait().unwrap();
+}
+
 // === stop and shutdown ===
 
 #[test]
 fn stop_hands_back_queued_jobs_and_stop_wait_runs_them() {
-    let pool: ThreadPool<Task, 8, 2> = ThreadPool::new();
+    let pool: ThreadPool<Task, 8> = ThreadPool::new(2).unwrap();
     let count = counter();
-    pool.pause();
+    // Once `pause_wait` returns no worker holds or takes a job.
+    pool.pause_wait().unwrap();
     for _ in 0..5 {
         pool.submit(bump(&count)).unwrap();
     }
     let back = pool.stop();
+    assert_eq!(back.len(), 5);
     assert!(pool.stop().is_empty(), "stop is idempotent");
     pool.stop_wait().unwrap();
-    // A worker already taking a job when `pause` came may have run one.
-    let ran = count.load(Ordering::Relaxed);
-    assert!(ran <= 2, "{ran} jobs ran in a paused pool");
-    assert_eq!(back.len() + ran, 5);
-    let before = ran;
+    assert_eq!(count.load(Ordering::Relaxed), 0);
+    assert_eq!(pool.stats().handed_back, 5);
 
-    let pool: ThreadPool<Task, 8, 2> = ThreadPool::new();
-    pool.pause();
+    let pool: ThreadPool<Task, 8> = ThreadPool::new(2).unwrap();
+    pool.pause_wait().unwrap();
     for _ in 0..5 {
         pool.submit(bump(&count)).unwrap();
     }
-    pool.stop_wait().unwrap(); // Lifts the pause and drains.
-    assert_eq!(count.load(Ordering::Relaxed) - before, 5);
+    pool.stop_wait().unwrap(); // Overrides the pause and drains.
+    assert_eq!(count.load(Ordering::Relaxed), 5);
     assert!(pool.is_stopped());
+    assert!(!pool.is_paused(), "a stopped pool is not paused");
 }
 
 #[test]
@@ -350,7 +422,7 @@ fn drop_with_jobs_queued_and_running_joins_every_thread() {
     let count = counter();
     let gate = Arc::new(Barrier::new(3));
     {
-        let pool = counted::<Task, 16, 2>(&live);
+        let pool = counted::<Task, 16>(2, &live);
         pool.submit(blocker(&gate)).unwrap();
         pool.submit(blocker(&gate)).unwrap();
         for _ in 0..10 {
@@ -376,7 +448,7 @@ fn drop_with_jobs_queued_and_running_joins_every_thread() {
 #[test]
 fn concurrent_stop_wait_callers_all_return_after_the_join() {
     let live = counter();
-    let pool = Arc::new(counted::<Task, 8, 2>(&live));
+    let pool = Arc::new(counted::<Task, 8>(2, &live));
     let count = counter();
     for _ in 0..8 {
         pool.submit(bump(&count)).unwrap();
@@ -398,41 +470,36 @@ fn concurrent_stop_wait_callers_all_return_after_the_join() {
 
 #[test]
 fn stop_from_inside_a_job() {
-    let pool: Arc<ThreadPool<BoxJob, 8, 2>> = Arc::new(ThreadPool::new());
+    let pool: Arc<ThreadPool<BoxJob, 8>> = Arc::new(ThreadPool::new(2).unwrap());
     let count = counter();
     let (tx, rx) = mpsc::channel();
     let p = pool.clone();
-    pool.pause();
+    pool.pause_wait().unwrap();
     pool.submit(Box::new(move || {
         tx.send(p.stop().len()).unwrap();
     }))
     .unwrap();
-    let mut returned = 0;
     for _ in 0..3 {
         let count = count.clone();
-        let job: BoxJob = Box::new(move || {
+        pool.submit(Box::new(move || {
             count.fetch_add(1, Ordering::Relaxed);
-        });
-        // A worker that was already taking a job when `pause` came may
-        // have run the stopping job: later submits are then refused.
-        match pool.submit(job) {
-            Ok(()) => {}
-            Err(SubmitError::Stopped(_)) => returned += 1,
-            Err(other) => panic!("submit: {other:?}"),
-        }
+        }))
+        .unwrap();
     }
     pool.resume();
     let handed_back = rx.recv_timeout(HANG).unwrap();
     pool.stop_wait().unwrap();
-    // FIFO: the stopping job ran first, so every other job was handed back
-    // or refused, except those another worker had already started.
-    assert_eq!(handed_back + returned + count.load(Ordering::Relaxed), 3);
+    // FIFO: the stopping job was taken first, so every other job was
+    // handed back, except those the other worker had already started.
+    let ran = count.load(Ordering::Relaxed);
+    assert_eq!(handed_back + ran, 3);
+    assert!(ran <= 1, "{ran} jobs ran after the stopping job was taken");
 }
 
 #[test]
 fn stop_wait_from_inside_a_job_is_an_error_not_a_deadlock() {
     let live = counter();
-    let pool = Arc::new(counted::<Task, 8, 2>(&live));
+    let pool = Arc::new(counted::<Task, 8>(2, &live));
     let (tx, rx) = mpsc::channel();
     let p = pool.clone();
     let count = counter();
@@ -451,9 +518,28 @@ fn stop_wait_from_inside_a_job_is_an_error_not_a_deadlock() {
 }
 
 #[test]
+fn pause_wait_from_inside_a_job_is_an_error_and_pauses() {
+    let pool: Arc<ThreadPool<Task, 8>> = Arc::new(ThreadPool::new(2).unwrap());
+    let (tx, rx) = mpsc::channel();
+    let p = pool.clone();
+    pool.submit(Task::new(move || {
+        tx.send((p.pause_wait(), p.pause_wait_timeout(HANG)))
+            .unwrap();
+    }))
+    .unwrap();
+    assert_eq!(
+        rx.recv_timeout(HANG).unwrap(),
+        (Err(StopError::FromOwnJob), Err(StopError::FromOwnJob))
+    );
+    assert!(pool.is_paused());
+    pool.resume();
+    pool.stop_wait().unwrap();
+}
+
+#[test]
 fn own_job_never_blocks_on_its_full_pool() {
-    // S27 / P5: a job submitting into its own full pool gets `Full`.
-    let pool: Arc<ThreadPool<BoxJob, 1, 1>> = Arc::new(ThreadPool::new());
+    // A job submitting into its own full pool gets `Full`.
+    let pool: Arc<ThreadPool<BoxJob, 1>> = Arc::new(ThreadPool::new(1).unwrap());
     let (tx, rx) = mpsc::channel();
     let p = pool.clone();
     pool.submit(Box::new(move || {
@@ -461,17 +547,24 @@ fn own_job_never_blocks_on_its_full_pool() {
         let filled = p.try_submit(Box::new(|| {})).is_ok();
         let blocking = p.submit(Box::new(|| {}));
         let timed = p.submit_timeout(Box::new(|| {}), HANG);
+        let executed = p.execute(|| {});
         let waited = p.submit_wait(Box::new(|| {}));
+        let waited_with = p.submit_wait_with(|| 1);
         tx.send((
             filled,
             matches!(blocking, Err(SubmitError::Full(_))),
             matches!(timed, Err(SubmitError::Full(_))),
+            matches!(executed, Err(SubmitError::Full(_))),
             matches!(waited, Err(WaitError::FromOwnJob(_))),
+            waited_with == Err(WaitError::FromOwnJob(())),
         ))
         .unwrap();
     }))
     .unwrap();
-    assert_eq!(rx.recv_timeout(HANG).unwrap(), (true, true, true, true));
+    assert_eq!(
+        rx.recv_timeout(HANG).unwrap(),
+        (true, true, true, true, true, true)
+    );
     pool.stop_wait().unwrap();
 }
 
@@ -483,7 +576,7 @@ fn dropping_the_pool_from_its_own_job_detaches() {
     // submitted more work: the pool closes, its workers drain and exit.
     let live = counter();
     let count = counter();
-    let pool = Arc::new(counted::<BoxJob, 4, 2>(&live));
+    let pool = Arc::new(counted::<BoxJob, 4>(2, &live));
     let (main_dropped, wait_for_main) = mpsc::channel::<()>();
     let (job_done, wait_for_job) = mpsc::channel::<()>();
     let p = pool.clone();
@@ -503,53 +596,50 @@ fn dropping_the_pool_from_its_own_job_detaches() {
     drop(pool); // Not the last reference: returns at once.
     main_dropped.send(()).unwrap();
     assert!(wait_for_job.recv_timeout(HANG).is_err()); // Disconnected.
-    let deadline = std::time::Instant::now() + HANG;
-    while live.load(Ordering::SeqCst) != 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "detached workers never exited"
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
+    wait_until("the detached workers to exit", || {
+        live.load(Ordering::SeqCst) == 0
+    });
     // Every accepted job ran before the workers left; the others got
     // `Full` inside the job (never blocking).
     let ran = count.load(Ordering::Relaxed);
     assert!((4..=20).contains(&ran), "{ran} jobs ran");
 }
 
-// === overload ===
+// === overload and lag ===
 
 #[test]
-fn overload_closure_sees_both_transitions() {
+fn on_event_sees_both_transitions() {
     let events = Arc::new(Mutex::new(Vec::new()));
     let e = events.clone();
-    let pool: ThreadPool<Task, 8, 1> = ThreadPool::builder()
-        .on_overload(4, 1, move |event| e.lock().unwrap().push(event))
+    let pool: ThreadPool<Task, 8> = ThreadPool::builder()
+        .workers(1)
+        .watermarks(4, 1)
+        .on_event(move |event| e.lock().unwrap().push(event))
         .build()
         .unwrap();
-    pool.pause();
+    pool.pause_wait().unwrap();
     let count = counter();
     for _ in 0..6 {
         pool.submit(bump(&count)).unwrap();
     }
     assert!(pool.is_overloaded());
+    assert_eq!(pool.stats().overload_events, 1);
     pool.resume();
     pool.stop_wait().unwrap();
+    assert!(!pool.is_overloaded());
     let events = events.lock().unwrap().clone();
     assert_eq!(events.len(), 2, "{events:?}");
-    assert!(matches!(
-        events[0],
-        OverloadEvent::Overloaded { depth: 4.. }
-    ));
-    assert!(matches!(
-        events[1],
-        OverloadEvent::Recovered { depth: 0..=1 }
-    ));
+    assert!(matches!(events[0], PoolEvent::Overloaded { depth: 4.. }));
+    assert!(matches!(events[1], PoolEvent::Recovered { depth: 0..=1 }));
 }
 
 #[test]
 fn stats_report_queue_wait_and_lag_in_nanoseconds() {
-    let pool: ThreadPool<Task, 8, 1> = ThreadPool::new();
+    let pool: ThreadPool<Task, 8> = ThreadPool::builder()
+        .workers(1)
+        .lag_metrics(true)
+        .build()
+        .unwrap();
     let gate = hold_worker(&pool);
     let count = counter();
     pool.submit(bump(&count)).unwrap();
@@ -561,39 +651,45 @@ fn stats_report_queue_wait_and_lag_in_nanoseconds() {
     assert_eq!(pool.stats().lag, 0);
 }
 
-// === static pools ===
-
-static STATIC_POOL: Pool<Task, 8, 2> = Pool::with_config(thread_config());
-static STATIC_DONE: AtomicUsize = AtomicUsize::new(0);
-
 #[test]
-fn static_pool_workers_park_and_wake() {
-    let workers = STATIC_POOL.spawn_workers().unwrap();
-    assert_eq!(workers.len(), 2);
-    for round in 1..=20 {
-        let mut job = Task::new(|| {
-            STATIC_DONE.fetch_add(1, Ordering::Relaxed);
-        });
-        // `Busy` is a spurious CAS failure (Miri injects them): retry.
-        while let Err(SubmitError::Busy(back)) = STATIC_POOL.try_submit(job) {
-            job = back;
-        }
-        // Wait for the parked workers to be woken and run it: no
-        // `run_pending` here, so only a wake-up gets it done.
-        let deadline = std::time::Instant::now() + HANG;
-        while STATIC_DONE.load(Ordering::Relaxed) < round {
-            assert!(std::time::Instant::now() < deadline, "lost wake-up");
-            thread::sleep(Duration::from_micros(200));
-        }
-    }
-    STATIC_POOL.stop_wait().unwrap();
-    workers.join();
-    assert_eq!(STATIC_DONE.load(Ordering::Relaxed), 20);
+fn lag_metrics_are_off_by_default() {
+    let pool: ThreadPool<Task, 8> = ThreadPool::new(1).unwrap();
+    let gate = hold_worker(&pool);
+    let count = counter();
+    pool.submit(bump(&count)).unwrap();
+    thread::sleep(Duration::from_millis(2));
+    assert_eq!(pool.stats().lag, 0);
+    gate.wait();
+    pool.stop_wait().unwrap();
+    assert_eq!(pool.stats().max_wait, 0);
+    assert_eq!(count.load(Ordering::Relaxed), 1);
 }
 
+// === a static pool ===
+
+/// The replacement for a `static` `Pool` with spawned workers: a lazily
+/// started `ThreadPool`. It is never dropped, so its workers stay parked
+/// until the process exits.
+static LAZY_POOL: LazyLock<ThreadPool> =
+    LazyLock::new(|| ThreadPool::new(2).expect("start the static pool"));
+static LAZY_DONE: AtomicUsize = AtomicUsize::new(0);
+
 #[test]
-fn spawn_workers_needs_the_wake_hook() {
-    static NO_HOOK: Pool<Task, 4, 1> = Pool::new();
-    let error = NO_HOOK.spawn_workers().unwrap_err();
-    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+fn a_static_lazy_pool_parks_and_wakes() {
+    assert_eq!(LAZY_POOL.workers(), 2);
+    for round in 1..=20 {
+        LAZY_POOL
+            .execute(|| {
+                LAZY_DONE.fetch_add(1, Ordering::Relaxed);
+            })
+            .unwrap();
+        // Only a wake-up of a parked worker gets it done.
+        wait_until("a parked worker to be woken", || {
+            LAZY_DONE.load(Ordering::Relaxed) >= round
+        });
+        // Let the workers park again.
+        thread::sleep(Duration::from_micros(if cfg!(miri) { 10 } else { 500 }));
+    }
+    assert_eq!(LAZY_POOL.submit_wait_with(|| 6 * 7), Ok(42));
+    assert_eq!(LAZY_DONE.load(Ordering::Relaxed), 20);
 }

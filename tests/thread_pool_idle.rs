@@ -56,13 +56,17 @@ const TICKS_PER_SECOND: u64 = 100;
 #[test]
 #[cfg_attr(miri, ignore)] // Reads /proc and measures real time.
 fn parked_pool_uses_almost_no_cpu() {
-    let pool: ThreadPool<Task, 64, 4> = ThreadPool::builder().name_prefix(PREFIX).build().unwrap();
+    let pool: ThreadPool<Task, 64> = ThreadPool::builder()
+        .workers(4)
+        .name_prefix(PREFIX)
+        .build()
+        .unwrap();
     let count = Arc::new(AtomicUsize::new(0));
     for _ in 0..10_000 {
         let count = count.clone();
-        pool.submit(Task::new(move || {
+        pool.execute(move || {
             count.fetch_add(1, Ordering::Relaxed);
-        }))
+        })
         .unwrap();
     }
     while count.load(Ordering::Relaxed) < 10_000 {

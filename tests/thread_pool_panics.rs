@@ -58,7 +58,7 @@ fn panicking_job_does_not_kill_the_pool() {
     // T2 / S24: after K panics, every worker is alive and the count is K.
     quiet_panics();
     const K: usize = 5;
-    let pool: ThreadPool<Task, 8, 2> = ThreadPool::new();
+    let pool: ThreadPool<Task, 8> = ThreadPool::new(2).unwrap();
     let count = counter();
     for _ in 0..K {
         pool.submit(boom()).unwrap();
@@ -89,7 +89,7 @@ fn panicking_job_does_not_kill_the_pool() {
 fn submit_wait_after_a_panicking_job_reports_it_promptly() {
     // T1: the waiter learns of the panic; nothing hangs.
     quiet_panics();
-    let pool: ThreadPool<Task, 4, 1> = ThreadPool::new();
+    let pool: ThreadPool<Task, 4> = ThreadPool::new(1).unwrap();
     assert!(matches!(pool.submit_wait(boom()), Err(WaitError::Panicked)));
     let count = counter();
     pool.submit_wait(bump(&count)).unwrap();
@@ -106,7 +106,7 @@ fn every_worker_panics_at_once() {
     // S25: all W workers panic together; the queue still drains.
     quiet_panics();
     const W: usize = 4;
-    let pool: ThreadPool<Task, 16, W> = ThreadPool::new();
+    let pool: ThreadPool<Task, 16> = ThreadPool::new(W).unwrap();
     let gate = Arc::new(Barrier::new(W));
     for _ in 0..W {
         let gate = gate.clone();
@@ -139,7 +139,7 @@ impl Drop for PanicOnDrop {
 fn captures_that_panic_on_drop_are_counted_not_fatal() {
     // S26 / D3: the closure runs, then its captures drop inside the job.
     quiet_panics();
-    let pool: ThreadPool<Task, 8, 2> = ThreadPool::new();
+    let pool: ThreadPool<Task, 8> = ThreadPool::new(2).unwrap();
     let drops = counter();
     let ran = counter();
     for _ in 0..3 {
@@ -169,7 +169,8 @@ fn panic_handler_receives_each_payload() {
     quiet_panics();
     let payloads = Arc::new(Mutex::new(Vec::new()));
     let p = payloads.clone();
-    let pool: ThreadPool<Task, 8, 2> = ThreadPool::builder()
+    let pool: ThreadPool<Task, 8> = ThreadPool::builder()
+        .workers(2)
         .on_panic(move |payload: Box<dyn Any + Send>| {
             let text = payload.downcast_ref::<&str>().copied().unwrap_or("?");
             p.lock().unwrap().push(text.to_owned());
@@ -188,7 +189,8 @@ fn panic_handler_receives_each_payload() {
 #[test]
 fn a_panicking_handler_is_contained() {
     quiet_panics();
-    let pool: ThreadPool<Task, 8, 1> = ThreadPool::builder()
+    let pool: ThreadPool<Task, 8> = ThreadPool::builder()
+        .workers(1)
         .on_panic(|_| panic!("expected: handler"))
         .build()
         .unwrap();
@@ -200,13 +202,64 @@ fn a_panicking_handler_is_contained() {
 }
 
 #[test]
+fn a_panicking_event_handler_is_contained() {
+    // The handler runs on the submitter or the worker that raised the
+    // event; its panic must take down neither.
+    quiet_panics();
+    let calls = counter();
+    let c = calls.clone();
+    let pool: ThreadPool<Task, 4> = ThreadPool::builder()
+        .workers(1)
+        .watermarks(2, 0)
+        .on_event(move |_| {
+            c.fetch_add(1, Ordering::Relaxed);
+            panic!("expected: event handler");
+        })
+        .build()
+        .unwrap();
+    let count = counter();
+    for _ in 0..20 {
+        pool.submit(bump(&count)).unwrap();
+    }
+    pool.stop_wait().unwrap();
+    assert_eq!(count.load(Ordering::Relaxed), 20);
+    assert_eq!(
+        pool.stats().panicked,
+        0,
+        "a handler panic is not a job panic"
+    );
+    assert!(calls.load(Ordering::Relaxed) >= 1, "no event was raised");
+}
+
+#[test]
+fn a_panicking_closure_from_execute_is_isolated() {
+    quiet_panics();
+    let pool: ThreadPool = ThreadPool::new(2).unwrap();
+    let count = counter();
+    for i in 0..10 {
+        let c = count.clone();
+        pool.execute(move || {
+            if i % 2 == 0 {
+                panic!("expected: execute");
+            }
+            c.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+    }
+    pool.stop_wait().unwrap();
+    assert_eq!(count.load(Ordering::Relaxed), 5);
+    assert_eq!(pool.stats().panicked, 5);
+    assert_eq!(pool.stats().completed, 5);
+}
+
+#[test]
 fn dropping_a_pool_while_unwinding_does_not_abort() {
     // T3 / S22: the pool's `Drop` runs during a panic's unwinding.
     quiet_panics();
     let count = counter();
     let c = count.clone();
     let result = std::panic::catch_unwind(move || {
-        let pool: ThreadPool<Task, 8, 2> = ThreadPool::new();
+        let pool: ThreadPool<Task, 8> = ThreadPool::new(2).unwrap();
         for _ in 0..5 {
             pool.submit(bump(&c)).unwrap();
         }
@@ -221,7 +274,8 @@ fn dropping_a_pool_while_unwinding_does_not_abort() {
 #[ignore = "run by abort_policy_aborts_the_process in a child process"]
 fn abort_policy_child() {
     quiet_panics();
-    let pool: ThreadPool<Task, 4, 1> = ThreadPool::builder()
+    let pool: ThreadPool<Task, 4> = ThreadPool::builder()
+        .workers(1)
         .panic_policy(PanicPolicy::Abort)
         .build()
         .unwrap();

@@ -1,6 +1,7 @@
 //! Conservation soak for the std thread pool: 8 blocking submitters, 4
 //! workers and a small queue on a 2-core machine; every job runs exactly
-//! once (a bitmap of job ids). Set `TASKRING_SOAK_JOBS` for a longer run.
+//! once (a bitmap of job ids), and with 64 workers on a 16-slot queue. Set
+//! `TASKRING_SOAK_JOBS` for a longer run of the first.
 #![cfg(all(feature = "std", not(loom)))]
 // Hosted tests: std paths read better here than core/alloc ones.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
@@ -58,8 +59,8 @@ impl Bitmap {
     }
 }
 
-fn soak<const N: usize, const W: usize>(jobs: usize) {
-    let pool: Arc<ThreadPool<Task, N, W>> = Arc::new(ThreadPool::new());
+fn soak<const N: usize>(workers: usize, jobs: usize) {
+    let pool: Arc<ThreadPool<Task, N>> = Arc::new(ThreadPool::new(workers).unwrap());
     let seen = Arc::new(Bitmap::new(jobs));
     let submitters: Vec<_> = (0..SUBMITTERS)
         .map(|s| {
@@ -83,18 +84,32 @@ fn soak<const N: usize, const W: usize>(jobs: usize) {
     assert_eq!(stats.submitted, jobs);
     assert_eq!((stats.panicked, stats.handed_back, stats.queued), (0, 0, 0));
     assert!(stats.high_water <= N);
+    assert_eq!(stats.rejected, 0, "every blocking submit succeeded");
 }
 
 #[test]
 #[cfg_attr(miri, ignore)] // Sized for real threads; `soak_small` runs under Miri.
 fn every_job_runs_exactly_once_8_submitters_4_workers() {
-    soak::<8, 4>(jobs());
+    soak::<8>(4, jobs());
 }
 
 #[test]
 fn soak_small() {
     // N = 1 and N = 2: the tightest back-pressure.
     let jobs = if cfg!(miri) { 50 } else { 20_000 };
-    soak::<1, 2>(jobs);
-    soak::<2, 4>(jobs);
+    soak::<1>(2, jobs);
+    soak::<2>(4, jobs);
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // 64 threads.
+fn soak_more_workers_than_cores() {
+    // Workers chosen at run time: far more than the 2 cores, on a queue
+    // smaller than the worker count.
+    let jobs = if cfg!(debug_assertions) {
+        20_000
+    } else {
+        200_000
+    };
+    soak::<16>(64, jobs);
 }
