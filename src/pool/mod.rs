@@ -283,10 +283,8 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     /// assert_eq!(POOL.queued(), 1);
     /// ```
     pub fn try_submit(&self, job: J) -> Result<(), SubmitError<J>> {
-        self.submit(job).map_err(|error| {
-            self.count_rejection(&error);
-            error
-        })
+        self.submit(job)
+            .inspect_err(|error| self.count_rejection(error))
     }
 
     /// The submit algorithm, without counting a rejection: a caller that
