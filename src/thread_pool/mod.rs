@@ -407,6 +407,63 @@ impl<J: Job + 'static, const N: usize> ThreadPool<J, N> {
         if shared.pool.in_own_job() {
             return Err(StopError::FromOwnJob);
         }
+        self.join();
+        Ok(())
+    }
+
+    /// Stops accepting jobs, lets the workers run queued jobs until
+    /// `timeout` has passed, then hands back every job that has not
+    /// started, and joins the threads.
+    ///
+    /// The same lossless contract as [`stop`](Self::stop): every job either
+    /// ran or is in the returned [`Stopped::handed_back`]. Jobs already
+    /// running when the deadline passes are not interrupted: the call
+    /// returns once they have finished.
+    ///
+    /// # Errors
+    ///
+    /// [`StopError::FromOwnJob`] from inside a job of this pool (the pool
+    /// is closed, as with `stop_wait`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskring::ThreadPool;
+    ///
+    /// let pool: ThreadPool = ThreadPool::new(1)?;
+    /// pool.pause(); // Nothing starts: every job is still queued.
+    /// for _ in 0..3 {
+    ///     pool.execute(|| {})?;
+    /// }
+    /// // A stop lifts the pause, so the worker drains in time here.
+    /// let stopped = pool.stop_timeout(Duration::from_secs(10))?;
+    /// assert!(!stopped.timed_out);
+    /// assert!(stopped.handed_back.is_empty());
+    /// assert_eq!(pool.stats().completed, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stop_timeout(&self, timeout: Duration) -> Result<Stopped<J>, StopError> {
+        let deadline = Instant::now().checked_add(timeout);
+        let shared = &*self.shared;
+        shared.close();
+        if shared.pool.in_own_job() {
+            return Err(StopError::FromOwnJob);
+        }
+        let drained = shared.wait_drained(deadline);
+        let mut handed_back = Vec::new();
+        if !drained {
+            handed_back = self.stop();
+        }
+        self.join();
+        Ok(Stopped {
+            handed_back,
+            timed_out: !drained,
+        })
+    }
+
+    /// Joins every worker thread (once; later callers wait for the first).
+    fn join(&self) {
         let mut handles = self
             .handles
             .lock()
@@ -415,7 +472,6 @@ impl<J: Job + 'static, const N: usize> ThreadPool<J, N> {
             // Cannot be `Err`: job panics are caught inside the thread.
             let _ = handle.join();
         }
-        Ok(())
     }
 
     /// Pauses the pool: workers start no new job until
@@ -530,6 +586,12 @@ fn unwrap_error<J>(error: SubmitError<Envelope<J>>) -> SubmitError<J> {
     }
 }
 
+// A panic while a caller holds `&ThreadPool` leaves no broken state: every
+// shared field is an atomic, a lock that recovers from poisoning, or a
+// handler that is only called.
+impl<J: Job + 'static, const N: usize> core::panic::UnwindSafe for ThreadPool<J, N> {}
+impl<J: Job + 'static, const N: usize> core::panic::RefUnwindSafe for ThreadPool<J, N> {}
+
 impl<J: Job + 'static, const N: usize> Drop for ThreadPool<J, N> {
     /// [`stop_wait`](ThreadPool::stop_wait): runs the queue and joins every
     /// thread. From inside one of its own jobs, detaches instead (see the
@@ -550,6 +612,18 @@ impl<J: Job + 'static, const N: usize> fmt::Debug for ThreadPool<J, N> {
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
+}
+
+/// What [`ThreadPool::stop_timeout`] did.
+#[derive(Debug)]
+#[must_use = "the jobs handed back have not run; dropping them loses them"]
+#[non_exhaustive]
+pub struct Stopped<J> {
+    /// The jobs that had not started when the deadline passed (empty if
+    /// the queue drained in time).
+    pub handed_back: Vec<J>,
+    /// True if the deadline passed before the queue drained.
+    pub timed_out: bool,
 }
 
 /// Why a [`ThreadPool`] could not start.

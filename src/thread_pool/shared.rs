@@ -309,11 +309,23 @@ impl<J: Job, const N: usize> Shared<J, N> {
         self.room.notify_all();
     }
 
-    /// Waits until no worker holds a job, or until `deadline`. Returns
-    /// false on timeout.
+    /// Waits until the queue is empty, or until `deadline`. Returns false
+    /// on timeout.
+    pub(crate) fn wait_drained(&self, deadline: Option<Instant>) -> bool {
+        self.wait_for(deadline, || self.pool.queued() == 0)
+    }
+
+    /// Waits until no worker holds a job, or until `deadline`. Returns false
+    /// on timeout.
     pub(crate) fn wait_quiescent(&self, deadline: Option<Instant>) -> bool {
+        self.wait_for(deadline, || self.pool.is_quiescent(&self.counters))
+    }
+
+    /// Waits until `done()`, or until `deadline`: backs off, then sleeps
+    /// in short steps. Returns false on timeout.
+    fn wait_for(&self, deadline: Option<Instant>, done: impl Fn() -> bool) -> bool {
         let backoff = Backoff::new();
-        while !self.pool.is_quiescent(&self.counters) {
+        while !done() {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return false;
             }
