@@ -253,6 +253,13 @@ pub enum ConfigError {
         /// The low watermark given.
         low: usize,
     },
+    /// The low lag mark was not below the high one.
+    LagAlert {
+        /// The high mark given.
+        high: u64,
+        /// The low mark given.
+        low: u64,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -260,6 +267,9 @@ impl fmt::Display for ConfigError {
         match self {
             Self::Watermarks { high, low } => {
                 write!(f, "low watermark {low} must be below high watermark {high}")
+            }
+            Self::LagAlert { high, low } => {
+                write!(f, "low lag mark {low} must be below high lag mark {high}")
             }
         }
     }

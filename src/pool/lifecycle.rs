@@ -280,6 +280,8 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             after_stop: load(&s.after_stop),
             overloaded: load(&s.overloaded) != 0,
             overload_events: load(&s.overload_events),
+            lagging: load(&s.lagging) != 0,
+            lag_events: load(&s.lag_events),
             ..Stats::default()
         };
         stats.rejected = stats

@@ -299,6 +299,9 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             Err(Rejected::Busy(entry)) => return Err(SubmitError::Busy(entry.job)),
             Err(Rejected::Closed(entry)) => return Err(SubmitError::Stopped(entry.job)),
         };
+        if clocked::<E>() && self.config.lag_alert_on() && depth > 1 {
+            self.look_at_lag_on_submit();
+        }
         if (clocked::<E>() && depth == 1)
             || depth >= self.config.high
             || depth > self.submits.high_water.load(Ordering::Relaxed)
@@ -341,6 +344,38 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         {
             submits.overload_events.fetch_add(1, Ordering::Relaxed);
             self.env.on_event(PoolEvent::Overloaded { depth });
+        }
+    }
+
+    /// A submit's look at the lag: the age of the front of the queue.
+    #[cold]
+    fn look_at_lag_on_submit(&self) {
+        let front = self.submits.front.load(Ordering::Relaxed);
+        let now = self.env.ticks(self.env.now()) as usize;
+        self.look_at_lag(now.wrapping_sub(front) as u64);
+    }
+
+    /// Raises `Lagging` or `LagRecovered` if `lag` crossed a mark.
+    fn look_at_lag(&self, lag: u64) {
+        let submits = &*self.submits;
+        let lagging = submits.lagging.load(Ordering::Relaxed) != 0;
+        if !lagging && lag >= self.config.lag_high {
+            if submits
+                .lagging
+                .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                submits.lag_events.fetch_add(1, Ordering::Relaxed);
+                self.env.on_event(PoolEvent::Lagging { lag });
+            }
+        } else if lagging
+            && lag <= self.config.lag_low
+            && submits
+                .lagging
+                .compare_exchange(1, 0, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.env.on_event(PoolEvent::LagRecovered { lag });
         }
     }
 
@@ -615,6 +650,10 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             self.submits
                 .front
                 .store(enqueued as usize, Ordering::Relaxed);
+            if self.config.lag_alert_on() {
+                // This job was the oldest queued: its wait is the lag.
+                self.look_at_lag(waited as u64);
+            }
         }
         let submits = &*self.submits;
         if submits.overloaded.load(Ordering::Relaxed) != 0 {

@@ -28,6 +28,8 @@ use crate::{
 pub struct Config {
     pub(crate) high: usize,
     pub(crate) low: usize,
+    pub(crate) lag_high: u64,
+    pub(crate) lag_low: u64,
 }
 
 impl Config {
@@ -36,6 +38,8 @@ impl Config {
         Self {
             high: usize::MAX,
             low: 0,
+            lag_high: u64::MAX,
+            lag_low: 0,
         }
     }
 
@@ -71,6 +75,89 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Sets the lag alert, in ticks of the pool's clock (see
+    /// [`Env`](crate::Env); nanoseconds for the thread pool): when the age
+    /// of the oldest queued job reaches `high`, the pool raises
+    /// [`PoolEvent::Lagging`] once; when it falls to `low` or below, one
+    /// [`PoolEvent::LagRecovered`]. Needs a clock; without one no lag is
+    /// ever seen.
+    ///
+    /// The lag is looked at by every submit (the age of the front of the
+    /// queue, an upper bound: see [`Stats::lag`]) and by every job that
+    /// leaves the queue (how long that job, the oldest, waited). So a pool
+    /// whose workers are all stuck in long jobs still alerts while
+    /// submissions arrive. When nothing is submitted and nothing finishes,
+    /// nothing looks, and no event is raised until something does.
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+    /// use taskring::{Config, Env, Pool, PoolEvent};
+    ///
+    /// static NOW: AtomicU32 = AtomicU32::new(0);
+    /// static ALERTS: AtomicUsize = AtomicUsize::new(0);
+    ///
+    /// struct Board;
+    /// impl Env for Board {
+    ///     type Stamp = u32;
+    ///     fn now(&self) -> u32 {
+    ///         NOW.load(Ordering::Relaxed)
+    ///     }
+    ///     fn ticks(&self, stamp: u32) -> u64 {
+    ///         u64::from(stamp)
+    ///     }
+    ///     fn on_event(&self, event: PoolEvent) {
+    ///         if let PoolEvent::Lagging { .. } = event {
+    ///             ALERTS.fetch_add(1, Ordering::Relaxed);
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// static POOL: Pool<fn(), 8, 0, Board> =
+    ///     Pool::with_env(Config::new().lag_alert(100, 10), Board);
+    ///
+    /// POOL.try_submit(|| {}).unwrap(); // Queued at tick 0.
+    /// NOW.store(150, Ordering::Relaxed);
+    /// POOL.try_submit(|| {}).unwrap(); // Sees the front 150 ticks old.
+    /// assert_eq!(ALERTS.load(Ordering::Relaxed), 1);
+    /// assert!(POOL.stats().lagging);
+    /// POOL.run_pending(2); // The second job waited 0 ticks: recovered.
+    /// assert!(!POOL.stats().lagging);
+    /// assert_eq!(POOL.stats().lag_events, 1);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `low >= high` (at compile time in a `static`); see
+    /// [`try_lag_alert`](Self::try_lag_alert).
+    pub const fn lag_alert(self, high: u64, low: u64) -> Self {
+        match self.try_lag_alert(high, low) {
+            Ok(config) => config,
+            Err(_) => panic!("taskring: the low lag mark must be below the high lag mark"),
+        }
+    }
+
+    /// Like [`lag_alert`](Self::lag_alert), but returns an error for
+    /// `low >= high`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::LagAlert`] if `low >= high`.
+    pub const fn try_lag_alert(mut self, high: u64, low: u64) -> Result<Self, ConfigError> {
+        if low >= high {
+            return Err(ConfigError::LagAlert { high, low });
+        }
+        self.lag_high = high;
+        self.lag_low = low;
+        Ok(self)
+    }
+
+    /// True if a lag alert is set.
+    pub(crate) const fn lag_alert_on(&self) -> bool {
+        self.lag_high != u64::MAX
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self::new()
@@ -98,6 +185,17 @@ pub enum PoolEvent {
     Recovered {
         /// The queue depth just after that job left.
         depth: usize,
+    },
+    /// The age of the oldest queued job reached the high lag mark (see
+    /// [`Config::lag_alert`]).
+    Lagging {
+        /// The lag seen, in clock ticks.
+        lag: u64,
+    },
+    /// After `Lagging`, the lag fell to the low lag mark or below.
+    LagRecovered {
+        /// The lag seen, in clock ticks.
+        lag: u64,
     },
 }
 
@@ -141,6 +239,10 @@ pub struct Stats {
     pub overloaded: bool,
     /// How many `Overloaded` events have fired.
     pub overload_events: usize,
+    /// True between a `Lagging` and the next `LagRecovered` event.
+    pub lagging: bool,
+    /// How many `Lagging` events have fired.
+    pub lag_events: usize,
     /// Longest time a job waited in the queue, in clock ticks of the
     /// pool's [`Env`](crate::Env) (0 without a clock).
     pub max_wait: u64,
@@ -148,6 +250,21 @@ pub struct Stats {
     /// with an empty queue). An upper bound: it is measured from the later
     /// of the last job to start and the last submit into an empty queue.
     pub lag: u64,
+}
+
+#[cfg(feature = "std")]
+impl Stats {
+    /// [`lag`](Self::lag) as a `Duration`, for a pool whose clock ticks in
+    /// nanoseconds (a [`ThreadPool`](crate::ThreadPool)'s).
+    pub fn lag_duration(&self) -> core::time::Duration {
+        core::time::Duration::from_nanos(self.lag)
+    }
+
+    /// [`max_wait`](Self::max_wait) as a `Duration`, for a pool whose
+    /// clock ticks in nanoseconds (a [`ThreadPool`](crate::ThreadPool)'s).
+    pub fn max_wait_duration(&self) -> core::time::Duration {
+        core::time::Duration::from_nanos(self.max_wait)
+    }
 }
 
 /// Counters of one context that runs jobs (a worker, or the entry shared
@@ -215,6 +332,8 @@ pub(crate) struct SubmitCounters {
     pub(crate) high_water: AtomicUsize,
     pub(crate) overloaded: AtomicUsize,
     pub(crate) overload_events: AtomicUsize,
+    pub(crate) lagging: AtomicUsize,
+    pub(crate) lag_events: AtomicUsize,
     /// Low bits of the enqueue tick of the front of the queue (see
     /// [`Stats::lag`]).
     pub(crate) front: AtomicUsize,
@@ -231,6 +350,8 @@ impl SubmitCounters {
                 high_water: AtomicUsize::new(0),
                 overloaded: AtomicUsize::new(0),
                 overload_events: AtomicUsize::new(0),
+                lagging: AtomicUsize::new(0),
+                lag_events: AtomicUsize::new(0),
                 front: AtomicUsize::new(0),
             }
         }

@@ -708,6 +708,7 @@ pub struct Builder<J, const N: usize> {
     watermarks: Option<(usize, usize)>,
     on_event: Option<shared::EventHandler>,
     lag_metrics: bool,
+    lag_alert: Option<(u64, u64)>,
     _jobs: core::marker::PhantomData<fn(J)>,
 }
 
@@ -726,6 +727,7 @@ impl<J: Job + 'static, const N: usize> Builder<J, N> {
             watermarks: None,
             on_event: None,
             lag_metrics: false,
+            lag_alert: None,
             _jobs: core::marker::PhantomData,
         }
     }
@@ -784,6 +786,18 @@ impl<J: Job + 'static, const N: usize> Builder<J, N> {
         self
     }
 
+    /// Raises [`PoolEvent::Lagging`] when the oldest queued job has waited
+    /// `high`, and [`PoolEvent::LagRecovered`] once the lag is back at
+    /// `low` or below (see [`Config::lag_alert`] for when the pool looks).
+    /// Turns on [`lag_metrics`](Self::lag_metrics). [`build`](Self::build)
+    /// rejects `low >= high`.
+    pub fn lag_alert(mut self, high: Duration, low: Duration) -> Self {
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.lag_alert = Some((nanos(high), nanos(low)));
+        self.lag_metrics = true;
+        self
+    }
+
     /// Stamps every job with the time it was queued, which turns on
     /// [`Stats::max_wait`] and [`Stats::lag`] (in nanoseconds). Off by
     /// default: it costs a clock read per submit and per job.
@@ -824,12 +838,17 @@ impl<J: Job + 'static, const N: usize> Builder<J, N> {
                 max,
             });
         }
-        let config = match self.watermarks {
-            Some((high, low)) => Config::new()
+        let mut config = Config::new();
+        if let Some((high, low)) = self.watermarks {
+            config = config
                 .try_watermarks(high, low)
-                .map_err(BuildError::Config)?,
-            None => Config::new(),
-        };
+                .map_err(BuildError::Config)?;
+        }
+        if let Some((high, low)) = self.lag_alert {
+            config = config
+                .try_lag_alert(high, low)
+                .map_err(BuildError::Config)?;
+        }
         let prefix = self.settings.name_prefix.clone();
         let env = ThreadEnv::new(workers, self.lag_metrics, self.on_event);
         let shared = Arc::new(Shared::new(config, env, self.settings));
@@ -866,6 +885,7 @@ impl<J, const N: usize> fmt::Debug for Builder<J, N> {
             .field("policy", &self.settings.policy)
             .field("watermarks", &self.watermarks)
             .field("lag_metrics", &self.lag_metrics)
+            .field("lag_alert", &self.lag_alert)
             .finish_non_exhaustive()
     }
 }
