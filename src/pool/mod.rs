@@ -264,6 +264,12 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         self.ring.len()
     }
 
+    /// True when a submit could find room now (not full, not stopped).
+    #[cfg(feature = "std")]
+    pub(crate) fn has_room(&self) -> bool {
+        self.ring.has_room()
+    }
+
     /// Queues `job`, or gives it back at once.
     ///
     /// Never blocks and never spins on another context, so it is safe in an
@@ -293,8 +299,8 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     pub(crate) fn submit(&self, job: J) -> Result<(), SubmitError<J>> {
         // A no-op for a zero-sized stamp.
         let at = self.env.now();
-        let depth = match self.ring.push(Entry { job, at }) {
-            Ok(()) => self.ring.len().max(1), // TEMPORARY until push_depth lands
+        let depth = match self.ring.push_depth(Entry { job, at }) {
+            Ok(depth) => depth,
             Err(Rejected::Full(entry)) => return Err(SubmitError::Full(entry.job)),
             Err(Rejected::Busy(entry)) => return Err(SubmitError::Busy(entry.job)),
             Err(Rejected::Closed(entry)) => return Err(SubmitError::Stopped(entry.job)),

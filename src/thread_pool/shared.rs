@@ -239,7 +239,7 @@ impl<J: Job, const N: usize> Shared<J, N> {
     /// True if a submit may succeed now: the queue has room, or the pool
     /// is stopped (the submit then fails at once).
     fn has_room(&self) -> bool {
-        self.pool.queued() < N || self.pool.is_stopped()
+        self.pool.has_room() || self.pool.is_stopped()
     }
 
     /// Runs one job on a worker, right after it left the queue: tells
