@@ -86,6 +86,9 @@ mod slot;
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod thread_pool;
 
+/// The `heapless` crate, a public dependency: [`Pool::stop`] returns a
+/// [`heapless::Vec`]. Re-exported so that callers name the same version.
+pub use heapless;
 #[cfg(feature = "std")]
 pub use crate::thread_pool::{BuildError, ThreadPool};
 pub use crate::{

@@ -1,4 +1,4 @@
-//! A pool of OS threads over a [`Pool`]: a worker count chosen at run time,
+//! A pool of OS threads over a [`Pool`](crate::Pool): a worker count chosen at run time,
 //! parked idle workers, blocking back-pressure, closures without ceremony,
 //! submit-and-wait, panic isolation and synchronous shutdown. Needs the
 //! `std` feature.
@@ -21,7 +21,7 @@
 //!
 //! # Waking idle workers
 //!
-//! The threads run the [`Pool`]'s own worker loop and wake-up protocol
+//! The threads run the [`Pool`](crate::Pool)'s own worker loop and wake-up protocol
 //! (see [the pool docs](crate::pool#waking-idle-workers)): a thread that
 //! finds no job backs off (spins, then yields), announces itself, re-checks
 //! the queue and then waits for a wake-up token on a condition variable. A
