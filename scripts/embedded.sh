@@ -106,7 +106,7 @@ step "clippy thumbv6m-none-eabi [critical-section,defmt]" \
 # They are `ignore`d under `taskring_force_cs`.
 step "host tests, critical-section backend forced" \
     env RUSTFLAGS="--cfg taskring_force_cs" RUSTDOCFLAGS="--cfg taskring_force_cs" \
-    cargo test --quiet --features std,critical-section --target-dir "$CS_TARGET_DIR"
+    cargo test --quiet --features std,critical-section,__test_hooks --target-dir "$CS_TARGET_DIR"
 
 # --- Footprint -----------------------------------------------------------------
 

@@ -141,7 +141,7 @@ stage_clippy() {
         if [[ "$features" == none ]]; then
             run cargo clippy --all-targets --no-default-features -- -D warnings
         else
-            run cargo clippy --all-targets --features "$features" -- -D warnings
+            run cargo clippy --all-targets --features "$features" --features __test_hooks -- -D warnings
         fi
     done
 }
@@ -152,12 +152,12 @@ stage_doc() {
 
 # Debug builds: overflow checks catch wrap-around bugs.
 stage_test_debug() {
-    run timeout "$TEST_TIMEOUT_S" cargo test --features std
-    run timeout "$TEST_TIMEOUT_S" cargo test --no-default-features
+    run timeout "$TEST_TIMEOUT_S" cargo test --features std,__test_hooks
+    run timeout "$TEST_TIMEOUT_S" cargo test --no-default-features --features __test_hooks
 }
 
 stage_test_release() {
-    run timeout "$TEST_TIMEOUT_S" cargo test --release --features std
+    run timeout "$TEST_TIMEOUT_S" cargo test --release --features std,__test_hooks
 }
 
 # Builds for the MCU targets (each feature set, the no-CAS error as a negative
@@ -190,7 +190,7 @@ loom_suite() {
     local dir=$1 flags=$2
     shift 2
     CARGO_TARGET_DIR="$ROOT/target/$dir" RUSTFLAGS="$LOOM_FLAGS $flags" \
-        run timeout "$LOOM_TIMEOUT_S" cargo test --release --features std --test loom "$@"
+        run timeout "$LOOM_TIMEOUT_S" cargo test --release --features std,__test_hooks --test loom "$@"
 }
 
 stage_loom() {
@@ -248,7 +248,7 @@ stage_miri() {
         skip miri "cargo miri setup failed (std's dependencies come from crates.io)"
     # Doc tests are skipped: each is a separate interpreter start.
     CARGO_TARGET_DIR="$ROOT/target/miri" MIRIFLAGS="$MIRIFLAGS_TIER0" \
-        run cargo +nightly miri test --features std --lib --tests
+        run cargo +nightly miri test --features std,__test_hooks --lib --tests
 }
 
 # Zero suppressions; TSan exits non-zero on a report even when the harness
@@ -259,7 +259,7 @@ stage_tsan() {
     CARGO_TARGET_DIR="$ROOT/target/tsan" RUSTFLAGS="-Zsanitizer=thread" \
         RUSTDOCFLAGS="-Zsanitizer=thread" TSAN_OPTIONS="halt_on_error=1" \
         run cargo +nightly test -Zbuild-std --target "$HOST_TARGET" --release \
-        --features std --lib --tests -- --test-threads=1
+        --features std,__test_hooks --lib --tests -- --test-threads=1
 }
 
 # === Driver ===

@@ -1,23 +1,36 @@
 //! Ring behaviour that every backend must share. Runs against the CAS
 //! backend by default and against the critical-section backend with
-//! `RUSTFLAGS="--cfg taskring_force_cs" cargo test --features std,critical-section`.
+//! `RUSTFLAGS="--cfg taskring_force_cs" cargo test --features std,critical-section,__test_hooks`.
+//!
+//! The tests that install a hook or start near the counter wrap need the
+//! hidden `__test_hooks` feature; without it they are left out, and
+//! `hook_tests_need_the_test_hooks_feature` shows as ignored.
 #![cfg(not(loom))]
 
+#[cfg(feature = "__test_hooks")]
+use std::sync::Mutex;
 use std::{
     sync::{
         atomic::{AtomicUsize, Ordering},
-        Arc, Mutex,
+        Arc,
     },
     thread,
     vec::Vec,
 };
 
-use taskring::{
-    ring::hooks::{self, Event},
-    PopError, PushError, Ring,
-};
+#[cfg(feature = "__test_hooks")]
+use taskring::ring::hooks::{self, Event};
+use taskring::{PopError, PushError, Ring};
+
+/// Stands in for the tests below that need the hidden `__test_hooks`
+/// feature, so that a run without it says that they did not run.
+#[cfg(not(feature = "__test_hooks"))]
+#[test]
+#[ignore = "the hook and counter-wrap tests need --features __test_hooks"]
+fn hook_tests_need_the_test_hooks_feature() {}
 
 /// Serializes the tests that install a process-wide hook.
+#[cfg(feature = "__test_hooks")]
 static HOOK_LOCK: Mutex<()> = Mutex::new(());
 
 #[test]
@@ -37,6 +50,7 @@ fn fifo_full_empty_and_many_laps() {
     }
 }
 
+#[cfg(feature = "__test_hooks")]
 #[test]
 fn counters_wrap_around() {
     let ring: Ring<u16, 5> = Ring::__near_counter_wrap(2);
@@ -109,10 +123,13 @@ fn mpmc_every_item_exactly_once() {
 }
 
 /// The ring the re-entering hook below works on.
+#[cfg(feature = "__test_hooks")]
 static REENTER: Ring<u8, 2> = Ring::new();
 /// What the nested operations returned: push ok, pop busy.
+#[cfg(feature = "__test_hooks")]
 static NESTED: Mutex<Vec<(bool, Result<u8, PopError>)>> = Mutex::new(Vec::new());
 
+#[cfg(feature = "__test_hooks")]
 fn reenter(event: Event, ring: usize) {
     if event == Event::PushClaimed && ring == &REENTER as *const _ as usize {
         hooks::set(None);
@@ -124,6 +141,7 @@ fn reenter(event: Event, ring: usize) {
 /// A context that runs inside a push, after its claim (an interrupt handler
 /// on the CAS backend; only a test hook on the critical-section backend)
 /// sees the claimed slot as busy, never as empty, and never blocks.
+#[cfg(feature = "__test_hooks")]
 #[test]
 fn operation_nested_inside_a_claim_sees_busy() {
     let _guard = HOOK_LOCK.lock().unwrap();
@@ -135,10 +153,13 @@ fn operation_nested_inside_a_claim_sees_busy() {
     assert_eq!(REENTER.try_pop(), Ok(2));
 }
 
+#[cfg(feature = "__test_hooks")]
 static ATTEMPTS: AtomicUsize = AtomicUsize::new(0);
 /// Hooks fire for every ring in the process; count only this one.
+#[cfg(feature = "__test_hooks")]
 static COUNTED: Ring<u8, 2> = Ring::new();
 
+#[cfg(feature = "__test_hooks")]
 fn count_attempts(event: Event, ring: usize) {
     if event == Event::Attempt && ring == &COUNTED as *const _ as usize {
         ATTEMPTS.fetch_add(1, Ordering::Relaxed);
@@ -146,6 +167,7 @@ fn count_attempts(event: Event, ring: usize) {
 }
 
 /// Without contention each operation takes exactly one attempt.
+#[cfg(feature = "__test_hooks")]
 #[test]
 fn uncontended_operations_take_one_attempt() {
     let _guard = HOOK_LOCK.lock().unwrap();

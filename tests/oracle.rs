@@ -6,6 +6,10 @@
 //!
 //! `TASKRING_ORACLE_CASES` sets the number of seeds per configuration;
 //! `TASKRING_ORACLE_SEED` replays one seed. A failure prints its seed.
+//!
+//! Rings near the counter wrap need the hidden `__test_hooks` feature
+//! (`cargo test --features std,__test_hooks`); without it, only rings with
+//! fresh counters run.
 
 extern crate alloc;
 
@@ -43,12 +47,24 @@ enum Start {
     NearWrap(usize),
 }
 
+/// A ring whose counters wrap around to zero after `laps` laps.
+#[cfg(feature = "__test_hooks")]
+fn near_wrap<const N: usize>(laps: usize) -> Ring<u64, N> {
+    Ring::__near_counter_wrap(laps)
+}
+
+/// Never called: `check` runs near-wrap starts only with `__test_hooks`.
+#[cfg(not(feature = "__test_hooks"))]
+fn near_wrap<const N: usize>(_laps: usize) -> Ring<u64, N> {
+    unreachable!("rings near the counter wrap need the __test_hooks feature")
+}
+
 /// Runs one random sequence and compares every outcome with the oracle.
 /// Returns a description of the first mismatch.
 fn run_case<const N: usize>(seed: u64, start: Start) -> Result<Coverage, String> {
     let ring: Ring<u64, N> = match start {
         Start::Fresh => Ring::new(),
-        Start::NearWrap(laps) => Ring::__near_counter_wrap(laps),
+        Start::NearWrap(laps) => near_wrap(laps),
     };
     let mut oracle: VecDeque<u64> = VecDeque::with_capacity(N);
     let mut rng = XorShift::new(seed);
@@ -178,7 +194,9 @@ fn env_u64(name: &str) -> Option<u64> {
 fn check<const N: usize>() {
     let mut total = Coverage::default();
     for seed in seeds::<N>() {
-        let starts: &[Start] = if cfg!(miri) && N > 8 {
+        let starts: &[Start] = if !cfg!(feature = "__test_hooks") {
+            &[Start::Fresh]
+        } else if cfg!(miri) && N > 8 {
             &[Start::NearWrap(1)]
         } else {
             &[Start::Fresh, Start::NearWrap(1), Start::NearWrap(2)]

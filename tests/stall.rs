@@ -11,6 +11,10 @@
 //! The hook is global to the process, so every test here holds [`LOCK`]
 //! through a [`HookGuard`], which also removes the hook when the test ends,
 //! even by panic.
+//!
+//! The hooks exist only with the hidden `__test_hooks` feature, which this
+//! file's `[[test]]` entry in `Cargo.toml` requires: without it (as in a
+//! plain `cargo test` of the published crate) the file is not built.
 
 use core::{
     cell::{Cell, RefCell},
