@@ -1,17 +1,18 @@
-//! The compare-and-swap backend: `try_push` and `try_pop` for targets with
-//! atomic CAS. The algorithm and its orderings are narrated in the
+//! The compare-and-swap backend: the push and pop behind
+//! [`Ring::try_push`] and [`Ring::try_pop`] for targets with atomic CAS.
+//! The algorithm and its orderings are narrated in the
 //! [parent module](super).
 
 use super::{Rejected, Ring, CLOSED, LEN_ATTEMPTS, POSITION_MASK};
 use crate::{
-    error::{PopError, PushError},
+    error::PopError,
     loom::{load_latest, Ordering},
     ring::MAX_CLAIM_ATTEMPTS,
 };
 
 /// Ordering of the store that publishes a pushed value.
 ///
-/// `Release` pairs with the `Acquire` stamp load in `try_pop`. The
+/// `Release` pairs with the `Acquire` stamp load in `pop`. The
 /// `taskring_mutant = "publish"` build weakens it to prove that the loom
 /// suite notices.
 #[cfg(not(taskring_mutant = "publish"))]
@@ -77,35 +78,8 @@ impl<T, const N: usize> Ring<T, N> {
         }
     }
 
-    /// Pushes `value` at the tail, or gives it back.
-    ///
-    /// Never waits for another context, so it may be called from an
-    /// interrupt handler, including one that preempted another operation on
-    /// this ring.
-    ///
-    /// # Errors
-    ///
-    /// * [`PushError::Full`] if the ring held `N` items.
-    /// * [`PushError::Busy`] if another context is mid-operation on the slot
-    ///   this push needs, or the push lost the claim race
-    ///   [`MAX_CLAIM_ATTEMPTS`] times.
-    ///
-    /// Either way the error holds `value` itself, neither cloned nor dropped.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use taskring::{PushError, Ring};
-    ///
-    /// static RING: Ring<u32, 1> = Ring::new();
-    /// assert_eq!(RING.try_push(1), Ok(()));
-    /// assert_eq!(RING.try_push(2), Err(PushError::Full(2)));
-    /// ```
-    pub fn try_push(&self, value: T) -> Result<(), PushError<T>> {
-        self.push(value).map_err(Rejected::into_push_error)
-    }
-
-    /// The push algorithm; see the module docs.
+    /// The push algorithm (see the module docs), behind
+    /// [`try_push`](Self::try_push).
     #[inline]
     pub(crate) fn push(&self, value: T) -> Result<(), Rejected<T>> {
         self.push_then(value, |_| ())
@@ -166,7 +140,7 @@ impl<T, const N: usize> Ring<T, N> {
         for _ in 0..MAX_CLAIM_ATTEMPTS {
             hook!(self, Attempt);
             let slot = self.slot(tail);
-            // Acquire: pairs with the `Release` in `try_pop` that freed this
+            // Acquire: pairs with the `Release` in `pop` that freed this
             // slot, so the previous value was moved out before we write.
             let stamp = slot.stamp.load(Ordering::Acquire);
             // Fast path: the slot is free for this lap. (A stamp never
@@ -196,7 +170,7 @@ impl<T, const N: usize> Ring<T, N> {
                         // touches it until the stamp below says full.
                         unsafe { slot.write(value) };
                         // PUBLISH (Release): pairs with the `Acquire` stamp
-                        // load in `try_pop`, so the write above is visible
+                        // load in `pop`, so the write above is visible
                         // to the pop that claims this value.
                         slot.stamp.store(tail.wrapping_add(1), PUBLISH);
                         return Ok(then(tail));
@@ -231,36 +205,16 @@ impl<T, const N: usize> Ring<T, N> {
         Err(Rejected::Busy(value))
     }
 
-    /// Pops the value at the head.
-    ///
-    /// Never waits for another context, so it may be called from an
-    /// interrupt handler.
-    ///
-    /// # Errors
-    ///
-    /// * [`PopError::Empty`] if the ring held no items.
-    /// * [`PopError::Busy`] if another context is mid-operation on the slot
-    ///   this pop needs (typically a push that claimed it and has not yet
-    ///   published), or the pop lost the claim race
-    ///   [`MAX_CLAIM_ATTEMPTS`] times.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use taskring::{PopError, Ring};
-    ///
-    /// static RING: Ring<u32, 2> = Ring::new();
-    /// assert_eq!(RING.try_pop(), Err(PopError::Empty));
-    /// RING.try_push(5).unwrap();
-    /// assert_eq!(RING.try_pop(), Ok(5));
-    /// ```
-    pub fn try_pop(&self) -> Result<T, PopError> {
+    /// The pop algorithm (see the module docs), behind
+    /// [`try_pop`](Self::try_pop).
+    #[inline]
+    pub(super) fn pop(&self) -> Result<T, PopError> {
         // Relaxed: only a guess at the position; the stamp decides.
         let mut head = self.head.load(Ordering::Relaxed);
         for _ in 0..MAX_CLAIM_ATTEMPTS {
             hook!(self, Attempt);
             let slot = self.slot(head);
-            // Acquire: pairs with the `Release` publish in `try_push`, so
+            // Acquire: pairs with the `Release` publish in `push`, so
             // the value it wrote is visible before we read it.
             let stamp = slot.stamp.load(Ordering::Acquire);
             // Fast path: published for this lap.
@@ -284,7 +238,7 @@ impl<T, const N: usize> Ring<T, N> {
                         // initialized, and no other pop can claim it.
                         let value = unsafe { slot.read() };
                         // Release: pairs with the `Acquire` stamp load in
-                        // `try_push` a lap later, so our read happens before
+                        // `push` a lap later, so our read happens before
                         // the next write.
                         let freed = head.wrapping_add(Self::ONE_LAP) & POSITION_MASK;
                         slot.stamp.store(freed, Ordering::Release);

@@ -1,5 +1,5 @@
-//! The critical-section backend: `try_push` and `try_pop` for targets
-//! without atomic compare-and-swap (Cortex-M0/M0+, RV32 without the `A`
+//! The critical-section backend: the push and pop behind [`Ring::try_push`]
+//! and [`Ring::try_pop`] for targets without atomic compare-and-swap (Cortex-M0/M0+, RV32 without the `A`
 //! extension), and for host tests under `--cfg taskring_force_cs`.
 //!
 //! The ring's state is the same as in the CAS backend: the stamps, `head`
@@ -27,7 +27,7 @@
 
 use super::{Rejected, Ring, CLOSED, POSITION_MASK};
 use crate::{
-    error::{PopError, PushError},
+    error::PopError,
     loom::{critical, Ordering},
 };
 
@@ -58,35 +58,8 @@ impl<T, const N: usize> Ring<T, N> {
         })
     }
 
-    /// Pushes `value` at the tail, or gives it back.
-    ///
-    /// On this target the push runs in one critical section (see the
-    /// [ring module](crate::ring) on backends): it never waits for an
-    /// operation in flight, and it may be called from an interrupt handler.
-    ///
-    /// # Errors
-    ///
-    /// * [`PushError::Full`] if the ring held `N` items.
-    /// * [`PushError::Busy`] is not returned by this backend: no other
-    ///   operation can be in flight while the push holds the critical section.
-    ///
-    /// Either way the error holds `value` itself, neither cloned nor dropped.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use taskring::{PushError, Ring};
-    ///
-    /// static RING: Ring<u32, 1> = Ring::new();
-    /// assert_eq!(RING.try_push(1), Ok(()));
-    /// assert_eq!(RING.try_push(2), Err(PushError::Full(2)));
-    /// ```
-    pub fn try_push(&self, value: T) -> Result<(), PushError<T>> {
-        self.push(value).map_err(Rejected::into_push_error)
-    }
-
     /// The push algorithm: the CAS backend's single iteration, in one
-    /// critical section.
+    /// critical section; behind [`try_push`](Self::try_push).
     #[inline]
     pub(crate) fn push(&self, value: T) -> Result<(), Rejected<T>> {
         self.push_then(value, |_| ())
@@ -161,29 +134,10 @@ impl<T, const N: usize> Ring<T, N> {
         })
     }
 
-    /// Pops the value at the head.
-    ///
-    /// On this target the pop runs in one critical section (see the
-    /// [ring module](crate::ring) on backends); it may be called from an
-    /// interrupt handler.
-    ///
-    /// # Errors
-    ///
-    /// * [`PopError::Empty`] if the ring held no items.
-    /// * [`PopError::Busy`] is not returned by this backend: no other
-    ///   operation can be in flight while the pop holds the critical section.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use taskring::{PopError, Ring};
-    ///
-    /// static RING: Ring<u32, 2> = Ring::new();
-    /// assert_eq!(RING.try_pop(), Err(PopError::Empty));
-    /// RING.try_push(5).unwrap();
-    /// assert_eq!(RING.try_pop(), Ok(5));
-    /// ```
-    pub fn try_pop(&self) -> Result<T, PopError> {
+    /// The pop algorithm: the CAS backend's single iteration, in one
+    /// critical section; behind [`try_pop`](Self::try_pop).
+    #[inline]
+    pub(super) fn pop(&self) -> Result<T, PopError> {
         critical(|cs| {
             hook!(self, Attempt);
             // Relaxed, here and below: ordered by the critical section.

@@ -6,7 +6,7 @@
 //! The ring is Dmitry Vyukov's [bounded MPMC queue], the algorithm behind
 //! crossbeam's `ArrayQueue`, changed in one place: where Vyukov's queue
 //! waits for another context to finish with a slot, this ring returns
-//! [`PushError::Busy`](crate::PushError::Busy) / [`PopError::Busy`](crate::PopError::Busy) at once.
+//! [`PushError::Busy`] / [`PopError::Busy`] at once.
 //!
 //! ## Positions and stamps
 //!
@@ -158,6 +158,7 @@ use core::{fmt, mem::MaybeUninit};
 use crossbeam_utils::CachePadded;
 
 use crate::{
+    error::{PopError, PushError},
     loom::{loom_const_fn, AtomicUsize, Ordering},
     slot::Slot,
 };
@@ -170,7 +171,9 @@ macro_rules! hook {
     };
 }
 
-// The backend: `try_push`, `try_pop`, `close` and the counter snapshot.
+// The backend: the push and pop behind `try_push` and `try_pop`, the
+// crate-internal `push`, `push_depth`, `has_room` and `close`, and the
+// counter snapshot for `len`.
 #[cfg_attr(any(not(target_has_atomic = "ptr"), taskring_force_cs), path = "cs.rs")]
 #[cfg_attr(
     all(target_has_atomic = "ptr", not(taskring_force_cs)),
@@ -213,8 +216,7 @@ pub(crate) enum Rejected<T> {
 
 impl<T> Rejected<T> {
     /// The public error for a [`Ring::try_push`] caller.
-    pub(crate) fn into_push_error(self) -> crate::PushError<T> {
-        use crate::PushError;
+    pub(crate) fn into_push_error(self) -> PushError<T> {
         match self {
             Rejected::Full(value) => PushError::Full(value),
             // A `Ring` in the public API is never closed; only a pool closes
@@ -354,6 +356,71 @@ impl<T, const N: usize> Ring<T, N> {
     /// ```
     pub const fn capacity(&self) -> usize {
         N
+    }
+
+    /// Pushes `value` at the tail, or gives it back.
+    ///
+    /// Never waits for another context, so it may be called from an
+    /// interrupt handler, including one that preempted another operation on
+    /// this ring. On targets without compare-and-swap the push is one short
+    /// critical section (see [backends](crate::ring#backends)).
+    ///
+    /// # Errors
+    ///
+    /// * [`PushError::Full`] if the ring held `N` items (pushes in flight
+    ///   included).
+    /// * [`PushError::Busy`] if another context is mid-operation on the slot
+    ///   this push needs, or the push lost the claim race
+    ///   [`MAX_CLAIM_ATTEMPTS`] times. The critical-section backend never
+    ///   returns it: no other operation can be in flight while the push
+    ///   holds the critical section.
+    ///
+    /// Either way the error holds `value` itself, neither cloned nor dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskring::{PushError, Ring};
+    ///
+    /// static RING: Ring<u32, 1> = Ring::new();
+    /// assert_eq!(RING.try_push(1), Ok(()));
+    /// assert_eq!(RING.try_push(2), Err(PushError::Full(2)));
+    /// ```
+    #[inline]
+    pub fn try_push(&self, value: T) -> Result<(), PushError<T>> {
+        self.push(value).map_err(Rejected::into_push_error)
+    }
+
+    /// Pops the value at the head.
+    ///
+    /// Never waits for another context, so it may be called from an
+    /// interrupt handler, including one that preempted another operation on
+    /// this ring. On targets without compare-and-swap the pop is one short
+    /// critical section (see [backends](crate::ring#backends)).
+    ///
+    /// # Errors
+    ///
+    /// * [`PopError::Empty`] if the ring held no items.
+    /// * [`PopError::Busy`] if another context is mid-operation on the slot
+    ///   this pop needs (typically a push that claimed it and has not yet
+    ///   published), or the pop lost the claim race [`MAX_CLAIM_ATTEMPTS`]
+    ///   times. The critical-section backend never returns it: no other
+    ///   operation can be in flight while the pop holds the critical
+    ///   section.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskring::{PopError, Ring};
+    ///
+    /// static RING: Ring<u32, 2> = Ring::new();
+    /// assert_eq!(RING.try_pop(), Err(PopError::Empty));
+    /// RING.try_push(5).unwrap();
+    /// assert_eq!(RING.try_pop(), Ok(5));
+    /// ```
+    #[inline]
+    pub fn try_pop(&self) -> Result<T, PopError> {
+        self.pop()
     }
 
     /// The number of items in the ring.
