@@ -1,6 +1,10 @@
 //! The std thread pool: construction, blocking submit, submit-and-wait,
 //! stop and shutdown, pause, calls from inside a job, overload events,
-//! lag metrics and a `static` pool.
+//! lag metrics and a `static` pool; then the cases that the rewrite with
+//! run-time worker counts fixed (pause while stopping, an event handler
+//! that stops the pool, refusal counts, the worker cap while stopping,
+//! `pause_wait`, worker-count checks, boxed closures) and behaviours
+//! expected of any worker pool.
 //! Every test joins its workers (`stop_wait` or `Drop`) before returning,
 //! except the one on a `static` pool, which is never dropped.
 #![cfg(all(feature = "std", not(loom)))]
@@ -8,6 +12,7 @@
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 use std::{
+    panic::{self, AssertUnwindSafe},
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
         mpsc, Arc, Barrier, LazyLock, Mutex,
@@ -24,6 +29,9 @@ use taskring::{
 /// Liveness limit for waits on other threads: reached only if the pool is
 /// broken (a lost wake-up), so the test fails instead of hanging.
 const HANG: Duration = Duration::from_secs(60);
+
+/// Limit for a whole scenario run under [`within`].
+const WATCHDOG: Duration = Duration::from_secs(30);
 
 type BoxJob = Box<dyn FnOnce() + Send>;
 
@@ -44,6 +52,24 @@ fn blocker(gate: &Arc<Barrier>) -> Task {
     Task::new(move || {
         gate.wait();
     })
+}
+
+/// Runs `scenario` on its own thread and returns its result, or fails the
+/// test if it has not finished within [`WATCHDOG`] (a deadlock), instead
+/// of hanging the test run. A panic inside `scenario` is passed on.
+fn within<T: Send + 'static>(what: &str, scenario: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    thread::Builder::new()
+        .name(format!("scenario: {what}"))
+        .spawn(move || {
+            let _ = tx.send(panic::catch_unwind(AssertUnwindSafe(scenario)));
+        })
+        .unwrap();
+    match rx.recv_timeout(WATCHDOG) {
+        Ok(Ok(value)) => value,
+        Ok(Err(payload)) => panic::resume_unwind(payload),
+        Err(_) => panic!("{what}: still running after {WATCHDOG:?} (deadlock or hang)"),
+    }
 }
 
 /// Waits until `condition` holds, failing the test after [`HANG`].
@@ -692,4 +718,118 @@ fn a_static_lazy_pool_parks_and_wakes() {
     }
     assert_eq!(LAZY_POOL.submit_wait_with(|| 6 * 7), Ok(42));
     assert_eq!(LAZY_DONE.load(Ordering::Relaxed), 20);
+}
+
+// === pause while stopping ===
+
+#[test]
+#[cfg_attr(miri, ignore)] // Timed hand-offs between threads.
+fn stop_wait_returns_when_a_job_pauses_the_pool_during_it() {
+    // The one worker runs a job that waits until `stop_wait` has begun
+    // and then pauses the pool; a job that waits for that pause and three
+    // counting jobs are queued behind it. A pause has no effect once a
+    // stop has begun, so the worker must still drain the queue, and
+    // `stop_wait` must return.
+    let count = within("stop_wait with a pause from a job", || {
+        let pool: Arc<ThreadPool<Task, 8>> = Arc::new(ThreadPool::new(1).unwrap());
+        let count = counter();
+        let (paused, wait_for_pause) = mpsc::channel::<()>();
+        let p = pool.clone();
+        pool.execute(move || {
+            wait_until("stop_wait to begin", || p.is_stopped());
+            // Let `stop_wait` get well under way first.
+            thread::sleep(Duration::from_millis(20));
+            p.pause();
+            assert!(!p.is_paused(), "a pause took effect on a stopping pool");
+            paused.send(()).unwrap();
+        })
+        .unwrap();
+        let c = count.clone();
+        pool.execute(move || {
+            wait_for_pause.recv_timeout(HANG).unwrap();
+            c.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+        for _ in 0..3 {
+            pool.submit(bump(&count)).unwrap();
+        }
+        pool.stop_wait().unwrap();
+        count.load(Ordering::Relaxed)
+    });
+    assert_eq!(count, 4, "the queue was not drained");
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // Timed hand-offs between threads.
+fn stop_wait_returns_when_another_thread_pauses_during_it() {
+    let count = within("stop_wait with a pause from another thread", || {
+        let pool: Arc<ThreadPool<Task, 8>> = Arc::new(ThreadPool::new(1).unwrap());
+        let count = counter();
+        let (first_go, first_gate) = mpsc::channel::<()>();
+        let (second_go, second_gate) = mpsc::channel::<()>();
+        let c = count.clone();
+        pool.execute(move || {
+            first_gate.recv_timeout(HANG).unwrap();
+            c.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+        let c = count.clone();
+        pool.execute(move || {
+            second_gate.recv_timeout(HANG).unwrap();
+            c.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+        for _ in 0..3 {
+            pool.submit(bump(&count)).unwrap();
+        }
+        let stopper = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.stop_wait())
+        };
+        wait_until("stop_wait to begin", || pool.is_stopped());
+        thread::sleep(Duration::from_millis(20));
+        pool.pause();
+        assert!(!pool.is_paused(), "a pause took effect on a stopping pool");
+        first_go.send(()).unwrap();
+        second_go.send(()).unwrap();
+        assert_eq!(stopper.join().unwrap(), Ok(()));
+        count.load(Ordering::Relaxed)
+    });
+    assert_eq!(count, 5, "the queue was not drained");
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // Timed hand-offs between threads.
+fn dropping_a_pool_that_a_job_paused_runs_the_queue() {
+    // A job pauses the pool and is still running when the last handle is
+    // dropped: `Drop` (a `stop_wait`) must drain the queue and return.
+    let (count, live) = within("drop after a pause from a job", || {
+        let live = counter();
+        let pool = Arc::new(counted::<Task, 8>(2, &live));
+        let count = counter();
+        let (paused, wait_for_pause) = mpsc::channel::<()>();
+        let (go, gate) = mpsc::channel::<()>();
+        let p = pool.clone();
+        pool.execute(move || {
+            p.pause();
+            drop(p);
+            paused.send(()).unwrap();
+            gate.recv_timeout(HANG).unwrap();
+        })
+        .unwrap();
+        wait_for_pause.recv_timeout(HANG).unwrap();
+        for _ in 0..5 {
+            pool.submit(bump(&count)).unwrap();
+        }
+        assert!(pool.is_paused());
+        let releaser = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            go.send(()).unwrap();
+        });
+        drop(pool);
+        releaser.join().unwrap();
+        (count.load(Ordering::Relaxed), live.load(Ordering::SeqCst))
+    });
+    assert_eq!(count, 5, "drop did not run the paused queue");
+    assert_eq!(live, 0, "a worker outlived drop");
 }
