@@ -15,7 +15,7 @@ use std::{
     panic::{self, AssertUnwindSafe},
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
-        mpsc, Arc, Barrier, LazyLock, Mutex,
+        mpsc, Arc, Barrier, LazyLock, Mutex, OnceLock, Weak,
     },
     thread,
     time::{Duration, Instant},
@@ -832,4 +832,374 @@ fn dropping_a_pool_that_a_job_paused_runs_the_queue() {
     });
     assert_eq!(count, 5, "drop did not run the paused queue");
     assert_eq!(live, 0, "a worker outlived drop");
+}
+
+// === an event handler that stops the pool ===
+
+thread_local! {
+    /// Set on the submitter threads of `event_handler_stress_round`.
+    static SUBMITTER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// One round of `an_event_handler_may_stop_the_pool_while_submitters_block`:
+/// two submitters push `per` quick jobs each into a one-slot pool, so they
+/// keep waiting for room. The handler counts the `Overloaded` events that
+/// the submitters raise, and at the `at`-th it stops the pool and submits
+/// once more. Every job must be run, handed back or returned.
+fn event_handler_stress_round(per: usize, at: usize) {
+    type Pool = ThreadPool<Task, 1>;
+    let ran = counter();
+    let handed_back = counter();
+    let returned = counter();
+    let accepted = counter();
+    let raised = counter();
+    let handle: Arc<OnceLock<Weak<Pool>>> = Arc::default();
+    let pool: Arc<Pool> = {
+        let (ran, handed_back, returned) = (ran.clone(), handed_back.clone(), returned.clone());
+        let (raised, handle) = (raised.clone(), handle.clone());
+        Arc::new(
+            ThreadPool::builder()
+                .workers(1)
+                .watermarks(1, 0)
+                .on_event(move |event| {
+                    if !matches!(event, PoolEvent::Overloaded { .. })
+                        || !SUBMITTER.with(std::cell::Cell::get)
+                        || raised.fetch_add(1, Ordering::SeqCst) + 1 != at
+                    {
+                        return;
+                    }
+                    let Some(pool) = handle.get().and_then(Weak::upgrade) else {
+                        return;
+                    };
+                    handed_back.fetch_add(pool.stop().len(), Ordering::SeqCst);
+                    match pool.try_submit(bump(&ran)) {
+                        Err(SubmitError::Stopped(_)) => {
+                            returned.fetch_add(1, Ordering::SeqCst);
+                        }
+                        // Not expected; counted so the sum still shows it.
+                        Ok(()) => {
+                            ran.fetch_add(1_000_000, Ordering::SeqCst);
+                        }
+                        Err(_) => {}
+                    }
+                })
+                .build()
+                .unwrap(),
+        )
+    };
+    handle.set(Arc::downgrade(&pool)).unwrap();
+    let submitters: Vec<_> = (0..2)
+        .map(|_| {
+            let (pool, ran, returned, accepted) = (
+                pool.clone(),
+                ran.clone(),
+                returned.clone(),
+                accepted.clone(),
+            );
+            thread::spawn(move || {
+                SUBMITTER.with(|s| s.set(true));
+                for _ in 0..per {
+                    match pool.submit(bump(&ran)) {
+                        Ok(()) => {
+                            accepted.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(SubmitError::Stopped(_)) => {
+                            returned.fetch_add(1, Ordering::SeqCst);
+                            break;
+                        }
+                        Err(other) => panic!("a blocking submit returned {other}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for submitter in submitters {
+        submitter.join().unwrap();
+    }
+    pool.stop_wait().unwrap();
+    let (ran, handed_back, returned, accepted) = (
+        ran.load(Ordering::SeqCst),
+        handed_back.load(Ordering::SeqCst),
+        returned.load(Ordering::SeqCst),
+        accepted.load(Ordering::SeqCst),
+    );
+    // Every accepted job ran or was handed back; every refused one came
+    // back to its caller (the handler's own submit included).
+    assert_eq!(ran + handed_back, accepted, "accepted jobs lost");
+    if raised.load(Ordering::SeqCst) >= at {
+        assert!(returned >= 1, "the handler's own submit was not returned");
+    } else {
+        assert_eq!(returned, 0, "a submit was refused, but nobody stopped");
+    }
+    assert_eq!(pool.stats().after_stop, returned);
+    assert_eq!(pool.stats().handed_back, handed_back);
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // Many rounds of real threads.
+fn an_event_handler_may_stop_the_pool_while_submitters_block() {
+    // The handler acts on a different event each round. Before the fix it
+    // ran under the lock of the blocked submitters and deadlocked in
+    // `stop`, but only when the event came from a submitter's last look
+    // for room: about one round in a thousand. The hook test below makes
+    // that case certain; this one runs without the hidden feature.
+    // `TASKRING_EVENT_ROUNDS` sets the number of rounds.
+    let rounds = std::env::var("TASKRING_EVENT_ROUNDS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(300);
+    for round in 0..rounds {
+        let at = 1 + round % 200;
+        within(&format!("event handler stress round {round}"), move || {
+            event_handler_stress_round(200, at);
+        });
+    }
+}
+
+/// Runs an action on one thread at a chosen ring operation attempt, through
+/// the crate's hidden test hooks (one hook for the whole process; it acts
+/// only on a thread that armed it). Needs `--features std,__test_hooks`.
+#[cfg(feature = "__test_hooks")]
+mod attempt_hook {
+    use std::cell::{Cell, RefCell};
+
+    use taskring::ring::hooks::{self, Event};
+
+    /// An action and the attempt number it is due at.
+    type Due = Option<(usize, Box<dyn FnOnce()>)>;
+
+    thread_local! {
+        static ATTEMPTS: Cell<usize> = const { Cell::new(0) };
+        static ACTION: RefCell<Due> = const { RefCell::new(None) };
+    }
+
+    /// Runs `action` on the calling thread at the start of its `at`-th ring
+    /// push or pop attempt from now (1: the next one).
+    pub(super) fn on_attempt(at: usize, action: impl FnOnce() + 'static) {
+        ATTEMPTS.with(|attempts| attempts.set(0));
+        ACTION.with(|slot| *slot.borrow_mut() = Some((at, Box::new(action))));
+    }
+
+    /// Drops an action that did not come due.
+    pub(super) fn clear() {
+        ACTION.with(|slot| slot.borrow_mut().take());
+    }
+
+    fn hook(event: Event, _ring: usize) {
+        if event != Event::Attempt {
+            return;
+        }
+        let Ok(n) = ATTEMPTS.try_with(|attempts| {
+            attempts.set(attempts.get() + 1);
+            attempts.get()
+        }) else {
+            return;
+        };
+        let due = ACTION
+            .try_with(|slot| {
+                let mut slot = slot.borrow_mut();
+                match *slot {
+                    Some((at, _)) if at == n => slot.take(),
+                    _ => None,
+                }
+            })
+            .ok()
+            .flatten();
+        if let Some((_, action)) = due {
+            action();
+        }
+    }
+
+    /// The hook, installed for as long as this lives.
+    pub(super) struct Installed;
+
+    impl Installed {
+        pub(super) fn new() -> Self {
+            hooks::set(Some(hook));
+            Self
+        }
+    }
+
+    impl Drop for Installed {
+        fn drop(&mut self) {
+            hooks::set(None);
+        }
+    }
+}
+
+/// Where one round of the event-handler test stands.
+#[cfg(feature = "__test_hooks")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Round {
+    Pending,
+    /// The submitter's push attempt freed a slot and went on.
+    Fired,
+    /// The push attempt never came: the submitter parked first.
+    Cancelled,
+}
+
+/// One round of `an_event_handler_may_stop_the_pool_at_any_push_attempt`: returns
+/// whether the handler stopped the pool.
+///
+/// The one worker is held in `hold`, and the queue (4 slots, watermarks
+/// 4 and 3) is full, so submitter B blocks. Submitter A blocks too, but
+/// at its `k`-th push attempt the test releases the worker, which takes
+/// `f1` (depth 3: recovered) and stays in it; that attempt then fills the
+/// queue again and raises `Overloaded` on A, whose handler stops the pool
+/// and submits once more. Every job must be run, handed back or returned.
+#[cfg(feature = "__test_hooks")]
+fn event_handler_round(k: usize) -> bool {
+    const N: usize = 4;
+    type Pool = ThreadPool<Task, N>;
+    let ran = counter();
+    let handed_back = counter();
+    let returned = counter();
+    let armed = Arc::new(AtomicBool::new(false));
+    let acted = Arc::new(AtomicBool::new(false));
+    let handle: Arc<OnceLock<Weak<Pool>>> = Arc::default();
+    let pool: Arc<Pool> = {
+        let (ran, handed_back, returned) = (ran.clone(), handed_back.clone(), returned.clone());
+        let (armed, acted, handle) = (armed.clone(), acted.clone(), handle.clone());
+        Arc::new(
+            ThreadPool::builder()
+                .workers(1)
+                .watermarks(N, N - 1)
+                .on_event(move |event| {
+                    if !matches!(event, PoolEvent::Overloaded { .. })
+                        || !armed.swap(false, Ordering::SeqCst)
+                    {
+                        return;
+                    }
+                    let Some(pool) = handle.get().and_then(Weak::upgrade) else {
+                        return;
+                    };
+                    handed_back.fetch_add(pool.stop().len(), Ordering::SeqCst);
+                    if let Err(SubmitError::Stopped(_)) = pool.try_submit(bump(&ran)) {
+                        returned.fetch_add(1, Ordering::SeqCst);
+                    }
+                    acted.store(true, Ordering::SeqCst);
+                })
+                .build()
+                .unwrap(),
+        )
+    };
+    handle.set(Arc::downgrade(&pool)).unwrap();
+
+    let (release_hold, hold_gate) = mpsc::channel::<()>();
+    let (release_f1, f1_gate) = mpsc::channel::<()>();
+    let (hold_started, wait_hold) = mpsc::channel::<()>();
+    let (f1_started, wait_f1) = mpsc::channel::<()>();
+    let r = ran.clone();
+    pool.execute(move || {
+        hold_started.send(()).unwrap();
+        let _ = hold_gate.recv_timeout(HANG);
+        r.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    wait_hold.recv_timeout(HANG).unwrap();
+    let r = ran.clone();
+    pool.execute(move || {
+        f1_started.send(()).unwrap();
+        let _ = f1_gate.recv_timeout(HANG);
+        r.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    for _ in 1..N {
+        pool.submit(bump(&ran)).unwrap();
+    }
+    assert_eq!(pool.queued(), N);
+
+    let submit = |pool: &Arc<Pool>, ran: &Arc<AtomicUsize>, returned: &Arc<AtomicUsize>| {
+        let (pool, ran, returned) = (pool.clone(), ran.clone(), returned.clone());
+        move || match pool.submit(bump(&ran)) {
+            Ok(()) => {}
+            Err(SubmitError::Stopped(_)) => {
+                returned.fetch_add(1, Ordering::SeqCst);
+            }
+            Err(other) => panic!("a blocking submit returned {other}"),
+        }
+    };
+    let b = thread::spawn(submit(&pool, &ran, &returned));
+    // Let B park.
+    thread::sleep(Duration::from_millis(10));
+
+    let round = Arc::new(Mutex::new(Round::Pending));
+    let a = {
+        let (round, armed) = (round.clone(), armed.clone());
+        let submit = submit(&pool, &ran, &returned);
+        thread::spawn(move || {
+            attempt_hook::on_attempt(k, move || {
+                let mut round = round.lock().unwrap();
+                if *round != Round::Pending {
+                    return;
+                }
+                *round = Round::Fired;
+                drop(round);
+                release_hold.send(()).unwrap();
+                wait_f1.recv_timeout(HANG).unwrap();
+                armed.store(true, Ordering::SeqCst);
+            });
+            submit();
+            attempt_hook::clear();
+        })
+    };
+    let deadline = Instant::now() + Duration::from_millis(200);
+    loop {
+        let mut state = round.lock().unwrap();
+        if *state == Round::Fired {
+            break;
+        }
+        if Instant::now() >= deadline {
+            // A parked before its k-th attempt: stop from here instead.
+            *state = Round::Cancelled;
+            drop(state);
+            handed_back.fetch_add(pool.stop().len(), Ordering::SeqCst);
+            break;
+        }
+        drop(state);
+        thread::sleep(Duration::from_millis(1));
+    }
+    a.join().unwrap();
+    b.join().unwrap();
+    // Release whatever is still held (the receiver is gone if its job was
+    // handed back).
+    let _ = release_f1.send(());
+    pool.stop_wait().unwrap();
+    let acted = acted.load(Ordering::SeqCst);
+    let jobs = 1 + N + 2 + usize::from(acted);
+    let (ran, handed_back, returned) = (
+        ran.load(Ordering::SeqCst),
+        handed_back.load(Ordering::SeqCst),
+        returned.load(Ordering::SeqCst),
+    );
+    assert_eq!(
+        ran + handed_back + returned,
+        jobs,
+        "round {k}: {ran} ran, {handed_back} handed back, {returned} returned"
+    );
+    let stats = pool.stats();
+    assert_eq!(stats.handed_back, handed_back);
+    assert_eq!(stats.after_stop, returned);
+    acted
+}
+
+#[cfg(feature = "__test_hooks")]
+#[test]
+#[cfg_attr(miri, ignore)] // Process-wide ring hook and timed rounds.
+fn an_event_handler_may_stop_the_pool_at_any_push_attempt() {
+    // The handler runs on the submitter that raised the event. Each round
+    // picks another of its push attempts (the last ones come after it
+    // began to wait for room), so the event comes from every point of a
+    // blocking submit.
+    let _hook = attempt_hook::Installed::new();
+    let mut acted = Vec::new();
+    for k in 1..=20 {
+        if within(&format!("event handler round {k}"), move || {
+            event_handler_round(k)
+        }) {
+            acted.push(k);
+        }
+    }
+    eprintln!("the handler stopped the pool in rounds {acted:?}");
+    assert!(!acted.is_empty(), "the handler never stopped the pool");
 }
