@@ -1203,3 +1203,35 @@ fn an_event_handler_may_stop_the_pool_at_any_push_attempt() {
     eprintln!("the handler stopped the pool in rounds {acted:?}");
     assert!(!acted.is_empty(), "the handler never stopped the pool");
 }
+
+// === counting refusals ===
+
+#[test]
+fn rejected_counts_a_refusal_once_when_it_is_returned() {
+    // One slot, one worker: the later submits wait for room, and succeed.
+    let pool: ThreadPool<Task, 1> = ThreadPool::new(1).unwrap();
+    for _ in 0..3 {
+        pool.execute(|| thread::sleep(Duration::from_millis(5)))
+            .unwrap();
+    }
+    pool.stop_wait().unwrap();
+    let stats = pool.stats();
+    assert_eq!(stats.completed, 3);
+    assert_eq!(
+        (stats.rejected, stats.full, stats.busy, stats.after_stop),
+        (0, 0, 0, 0),
+        "waiting in a blocking submit is not a refusal"
+    );
+
+    // A timed submit that gives up is one refusal.
+    let pool: ThreadPool<Task, 1> = ThreadPool::new(1).unwrap();
+    pool.pause_wait().unwrap();
+    pool.execute(|| {}).unwrap();
+    let late = pool.submit_timeout(Task::new(|| {}), Duration::from_millis(20));
+    assert!(matches!(late, Err(SubmitError::Full(_))));
+    let stats = pool.stats();
+    assert_eq!((stats.rejected, stats.full), (1, 1));
+    pool.resume();
+    pool.stop_wait().unwrap();
+    assert_eq!(pool.stats().rejected, 1);
+}
