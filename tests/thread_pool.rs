@@ -1235,3 +1235,31 @@ fn rejected_counts_a_refusal_once_when_it_is_returned() {
     pool.stop_wait().unwrap();
     assert_eq!(pool.stats().rejected, 1);
 }
+
+// === at most `workers` jobs at once ===
+
+#[test]
+#[cfg_attr(miri, ignore)] // Timed jobs.
+fn stop_wait_never_runs_more_jobs_at_once_than_workers() {
+    const W: usize = 4;
+    const JOBS: usize = 64;
+    let pool: ThreadPool<Task, 128> = ThreadPool::new(W).unwrap();
+    let (now, max, done) = (counter(), counter(), counter());
+    pool.pause_wait().unwrap();
+    for _ in 0..JOBS {
+        let (now, max, done) = (now.clone(), max.clone(), done.clone());
+        pool.execute(move || {
+            let inside = now.fetch_add(1, Ordering::SeqCst) + 1;
+            max.fetch_max(inside, Ordering::SeqCst);
+            thread::sleep(Duration::from_millis(2));
+            now.fetch_sub(1, Ordering::SeqCst);
+            done.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    }
+    // Overrides the pause; the caller only waits.
+    pool.stop_wait().unwrap();
+    assert_eq!(done.load(Ordering::SeqCst), JOBS);
+    let max = max.load(Ordering::SeqCst);
+    assert!(max <= W, "{max} jobs ran at once with {W} workers");
+}
