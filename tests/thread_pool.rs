@@ -1263,3 +1263,56 @@ fn stop_wait_never_runs_more_jobs_at_once_than_workers() {
     let max = max.load(Ordering::SeqCst);
     assert!(max <= W, "{max} jobs ran at once with {W} workers");
 }
+
+// === pause_wait ===
+
+#[test]
+#[cfg_attr(miri, ignore)] // Timed jobs.
+fn pause_wait_returns_after_the_running_jobs_finished() {
+    let pool: Arc<ThreadPool<Task, 8>> = Arc::new(ThreadPool::new(1).unwrap());
+    let finished = Arc::new(AtomicBool::new(false));
+    let (started, wait_start) = mpsc::channel::<()>();
+    let (p, f) = (pool.clone(), finished.clone());
+    pool.execute(move || {
+        started.send(()).unwrap();
+        // Still running when the pause comes, and for 50 ms after.
+        wait_until("the pause", || p.is_paused());
+        thread::sleep(Duration::from_millis(50));
+        f.store(true, Ordering::SeqCst);
+    })
+    .unwrap();
+    wait_start.recv_timeout(HANG).unwrap();
+    let count = counter();
+    for _ in 0..3 {
+        pool.submit(bump(&count)).unwrap();
+    }
+    pool.pause_wait().unwrap();
+    assert!(
+        finished.load(Ordering::SeqCst),
+        "pause_wait returned while a job was running"
+    );
+    assert_eq!(pool.stats().running, 0);
+    // The jobs queued behind it wait for `resume`.
+    thread::sleep(Duration::from_millis(20));
+    assert_eq!(count.load(Ordering::Relaxed), 0, "a job ran while paused");
+    assert_eq!(pool.queued(), 3);
+    pool.resume();
+    pool.stop_wait().unwrap();
+    assert_eq!(count.load(Ordering::Relaxed), 3);
+}
+
+#[test]
+fn pause_wait_timeout_gives_up_on_a_long_job() {
+    let pool: ThreadPool<Task, 8> = ThreadPool::new(1).unwrap();
+    let gate = hold_worker(&pool);
+    assert_eq!(
+        pool.pause_wait_timeout(Duration::from_millis(1)),
+        Err(StopError::TimedOut)
+    );
+    assert!(pool.is_paused(), "the pool stays paused after a timeout");
+    gate.wait();
+    assert_eq!(pool.pause_wait_timeout(HANG), Ok(()));
+    assert_eq!(pool.stats().running, 0);
+    pool.resume();
+    pool.stop_wait().unwrap();
+}
