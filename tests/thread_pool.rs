@@ -23,7 +23,7 @@ use std::{
 
 use taskring::{
     thread_pool::{ThreadPool, WaitError},
-    Job, PoolEvent, StopError, SubmitError, Task,
+    BuildError, ConfigError, Job, PoolEvent, StopError, SubmitError, Task,
 };
 
 /// Liveness limit for waits on other threads: reached only if the pool is
@@ -1315,4 +1315,66 @@ fn pause_wait_timeout_gives_up_on_a_long_job() {
     assert_eq!(pool.stats().running, 0);
     pool.resume();
     pool.stop_wait().unwrap();
+}
+
+// === workers chosen at run time ===
+
+#[test]
+fn worker_counts_and_settings_are_checked_at_build() {
+    assert!(matches!(
+        ThreadPool::<Task>::new(0),
+        Err(BuildError::NoWorkers)
+    ));
+    let max = ThreadPool::<Task>::MAX_WORKERS;
+    assert_eq!(max, 4096);
+    match ThreadPool::<Task>::new(max + 1) {
+        Err(BuildError::TooManyWorkers { requested, max: m }) => {
+            assert_eq!((requested, m), (max + 1, max));
+        }
+        other => panic!("new(MAX_WORKERS + 1): {other:?}"),
+    }
+    match ThreadPool::<Task>::builder()
+        .workers(2)
+        .watermarks(4, 8)
+        .build()
+    {
+        Err(BuildError::Config(ConfigError::Watermarks { high: 4, low: 8 })) => {}
+        other => panic!("watermarks(4, 8): {other:?}"),
+    }
+    for error in [
+        BuildError::NoWorkers,
+        BuildError::TooManyWorkers {
+            requested: 5000,
+            max,
+        },
+    ] {
+        assert!(!error.to_string().is_empty());
+    }
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // 100 threads.
+fn a_pool_of_100_workers_runs_every_job_exactly_once() {
+    const JOBS: usize = 10_000;
+    let live = counter();
+    let pool = counted::<Task, 64>(100, &live);
+    assert_eq!(pool.workers(), 100);
+    wait_until("100 live workers", || live.load(Ordering::SeqCst) == 100);
+    let seen: Arc<Vec<AtomicBool>> = Arc::new((0..JOBS).map(|_| AtomicBool::new(false)).collect());
+    let twice = counter();
+    for id in 0..JOBS {
+        let (seen, twice) = (seen.clone(), twice.clone());
+        pool.execute(move || {
+            if seen[id].swap(true, Ordering::Relaxed) {
+                twice.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .unwrap();
+    }
+    pool.stop_wait().unwrap();
+    assert_eq!(live.load(Ordering::SeqCst), 0);
+    assert_eq!(twice.load(Ordering::Relaxed), 0, "a job ran twice");
+    let ran = seen.iter().filter(|s| s.load(Ordering::Relaxed)).count();
+    assert_eq!(ran, JOBS, "a job was lost");
+    assert_eq!(pool.stats().completed, JOBS);
 }
