@@ -1378,3 +1378,39 @@ fn a_pool_of_100_workers_runs_every_job_exactly_once() {
     assert_eq!(ran, JOBS, "a job was lost");
     assert_eq!(pool.stats().completed, JOBS);
 }
+
+// === closures of any size ===
+
+static FOUR_WORDS_RAN: AtomicUsize = AtomicUsize::new(0);
+
+/// A closure of four words: a `String` and a `usize`.
+fn four_words(name: String, index: usize) -> impl FnOnce() + Send + 'static {
+    move || {
+        FOUR_WORDS_RAN.fetch_add(name.len() + index, Ordering::SeqCst);
+    }
+}
+
+/// True if the default `Task` holds a closure like `f` inline.
+fn fits_a_task<F>(_f: &F) -> bool {
+    Task::<3>::fits::<F>()
+}
+
+#[test]
+fn execute_boxes_a_closure_too_big_for_a_task() {
+    let f = four_words(String::from("session"), 7);
+    assert_eq!(std::mem::size_of_val(&f), 4 * std::mem::size_of::<usize>());
+    assert!(!fits_a_task(&f));
+    assert!(Task::new(four_words(String::from("unused"), 0)).is_boxed());
+    let pool: ThreadPool = ThreadPool::new(1).unwrap();
+    pool.execute(f).unwrap();
+    pool.stop_wait().unwrap();
+    assert_eq!(FOUR_WORDS_RAN.load(Ordering::SeqCst), 14);
+}
+
+#[test]
+fn task_new_needs_no_annotation() {
+    let task = Task::new(|| {});
+    assert!(!task.is_boxed());
+    assert_eq!(task.captures_size(), 0);
+    task.run();
+}
