@@ -1414,3 +1414,86 @@ fn task_new_needs_no_annotation() {
     assert_eq!(task.captures_size(), 0);
     task.run();
 }
+
+// === behaviours of other worker pools ===
+
+#[test]
+#[cfg_attr(miri, ignore)] // Timed jobs.
+fn stop_wait_runs_every_queued_job() {
+    let pool: ThreadPool<Task, 256> = ThreadPool::new(3).unwrap();
+    let count = counter();
+    for _ in 0..200 {
+        let count = count.clone();
+        pool.execute(move || {
+            thread::sleep(Duration::from_micros(100));
+            count.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+    }
+    pool.stop_wait().unwrap();
+    assert_eq!(count.load(Ordering::Relaxed), 200);
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.completed, stats.queued, stats.handed_back),
+        (200, 0, 0)
+    );
+}
+
+#[test]
+fn submit_after_stop_returns_the_job() {
+    let pool: ThreadPool = ThreadPool::new(2).unwrap();
+    let count = counter();
+    pool.stop_wait().unwrap();
+    let returned: Vec<Task> = [
+        pool.submit(bump(&count)),
+        pool.try_submit(bump(&count)),
+        pool.submit_timeout(bump(&count), HANG),
+        pool.execute({
+            let c = count.clone();
+            move || {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+        }),
+    ]
+    .into_iter()
+    .map(|result| match result {
+        Err(SubmitError::Stopped(job)) => job,
+        other => panic!("submit after stop: {other:?}"),
+    })
+    .collect();
+    assert_eq!(count.load(Ordering::Relaxed), 0);
+    for job in returned {
+        job.run();
+    }
+    assert_eq!(count.load(Ordering::Relaxed), 4);
+    let stats = pool.stats();
+    assert_eq!((stats.after_stop, stats.rejected), (4, 4));
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // Timed jobs.
+fn one_worker_runs_jobs_in_fifo_order() {
+    const JOBS: usize = 50;
+    let pool: ThreadPool<Task, 64> = ThreadPool::new(1).unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let queue = |pool: &ThreadPool<Task, 64>, first: usize| {
+        for i in first..first + JOBS {
+            let order = order.clone();
+            pool.execute(move || {
+                // Uneven job lengths: order by completion shows any overlap.
+                thread::sleep(Duration::from_micros(100 * (i as u64 * 7 % 3)));
+                order.lock().unwrap().push(i);
+            })
+            .unwrap();
+        }
+    };
+    // While running...
+    queue(&pool, 0);
+    pool.submit_wait_with(|| ()).unwrap();
+    // ...and while stopping: the caller of `stop_wait` runs nothing.
+    pool.pause_wait().unwrap();
+    queue(&pool, JOBS);
+    pool.stop_wait().unwrap();
+    let order = order.lock().unwrap().clone();
+    assert_eq!(order, (0..2 * JOBS).collect::<Vec<_>>());
+}
