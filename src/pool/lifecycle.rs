@@ -188,6 +188,36 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             .all(|counters| counters.active.load(Ordering::Acquire) == 0)
     }
 
+    /// A mark for [`popped_to`](Self::popped_to): the position of the next
+    /// submit.
+    #[cfg(feature = "std")]
+    pub(crate) fn push_mark(&self) -> usize {
+        self.ring.push_mark()
+    }
+
+    /// True once every job submitted before `mark` was taken from the
+    /// queue (to run, or handed back by `stop`).
+    #[cfg(feature = "std")]
+    pub(crate) fn popped_to(&self, mark: usize) -> bool {
+        self.ring.popped_to(mark)
+    }
+
+    /// For each context: whether it is active, and how many jobs it
+    /// finished. A context that was active here and is later either
+    /// inactive or has finished more jobs has finished the job it held
+    /// here, if any.
+    #[cfg(feature = "std")]
+    pub(crate) fn activity<'a>(
+        &'a self,
+        extra: &'a [CachePadded<RunCounters>],
+    ) -> impl Iterator<Item = (bool, usize)> + 'a {
+        // SeqCst fence: pairs with the fence in `Active::enter`, as in
+        // `is_quiescent`: a context that took a job before our caller's
+        // look at the ring is seen active.
+        fence(Ordering::SeqCst);
+        self.all_counters(extra).map(RunCounters::activity)
+    }
+
     /// Every context's counters: the workers', the shared entry, `extra`.
     fn all_counters<'a>(
         &'a self,

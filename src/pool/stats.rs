@@ -302,6 +302,16 @@ impl RunCounters {
         }
     }
 
+    /// Whether the context is active, and how many jobs it finished.
+    /// Acquire: pairs with the `Release` updates in [`add`](Self::add).
+    pub(crate) fn activity(&self) -> (bool, usize) {
+        let finished = self
+            .completed
+            .load(Ordering::Acquire)
+            .wrapping_add(self.panicked.load(Ordering::Acquire));
+        (self.active.load(Ordering::Acquire) != 0, finished)
+    }
+
     /// Adds `delta` (1 or `usize::MAX` for -1) to one of these counters.
     ///
     /// Release: pairs with the `Acquire` loads in `stop_wait`,

@@ -530,6 +530,24 @@ impl<T, const N: usize> Ring<T, N> {
         self.tail.load(Ordering::Relaxed) & CLOSED != 0
     }
 
+    /// The position the next push will claim, without the closed mark:
+    /// every push that claimed a slot before this call has an earlier
+    /// position. A mark for [`popped_to`](Self::popped_to).
+    #[allow(dead_code)] // Used by the thread pool.
+    pub(crate) fn push_mark(&self) -> usize {
+        self.counters().1 & POSITION_MASK
+    }
+
+    /// True once pops have claimed every position before `mark` (from
+    /// [`push_mark`](Self::push_mark)). The `head` read is `Acquire` (see
+    /// `counters`): what a popper did before its claim is visible.
+    #[allow(dead_code)] // Used by the thread pool.
+    pub(crate) fn popped_to(&self, mark: usize) -> bool {
+        let (head, _) = self.counters();
+        // Signed distance of positions, modulo 2^(BITS - 1).
+        ((head.wrapping_sub(mark) << 1) as isize) >= 0
+    }
+
     /// The slot that `position` maps to.
     #[inline(always)]
     fn slot(&self, position: usize) -> &Slot<T> {

@@ -531,6 +531,65 @@ impl<J: Job + 'static, const N: usize> ThreadPool<J, N> {
         }
     }
 
+    /// Waits until every job submitted before this call has finished (or
+    /// was handed back by [`stop`](Self::stop)); the pool keeps accepting
+    /// and running jobs meanwhile, like `threadpool`'s `join`.
+    ///
+    /// It never returns while a job submitted before the call runs; it may
+    /// also wait for at most one later job per worker, one that a worker
+    /// took while the earlier ones finished. A paused pool's queued jobs
+    /// do not run, so waiting for them waits for [`resume`](Self::resume).
+    ///
+    /// # Errors
+    ///
+    /// [`StopError::FromOwnJob`] from inside a job of this pool, which
+    /// would wait for itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{atomic::{AtomicUsize, Ordering}, Arc};
+    /// use taskring::ThreadPool;
+    ///
+    /// let pool: ThreadPool = ThreadPool::new(2)?;
+    /// let done = Arc::new(AtomicUsize::new(0));
+    /// for _ in 0..100 {
+    ///     let done = done.clone();
+    ///     pool.execute(move || {
+    ///         done.fetch_add(1, Ordering::Relaxed);
+    ///     })?;
+    /// }
+    /// pool.wait_idle()?;
+    /// assert_eq!(done.load(Ordering::Relaxed), 100);
+    /// pool.execute(|| {})?; // Still accepting.
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait_idle(&self) -> Result<(), StopError> {
+        self.wait_idle_until(None)
+    }
+
+    /// Like [`wait_idle`](Self::wait_idle), waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`StopError::TimedOut`] if earlier jobs were still queued or
+    /// running at the deadline; [`StopError::FromOwnJob`] as for
+    /// `wait_idle`.
+    pub fn wait_idle_timeout(&self, timeout: Duration) -> Result<(), StopError> {
+        self.wait_idle_until(Instant::now().checked_add(timeout))
+    }
+
+    fn wait_idle_until(&self, deadline: Option<Instant>) -> Result<(), StopError> {
+        if self.shared.pool.in_own_job() {
+            return Err(StopError::FromOwnJob);
+        }
+        if self.shared.wait_idle(deadline) {
+            Ok(())
+        } else {
+            Err(StopError::TimedOut)
+        }
+    }
+
     /// Lifts a [`pause`](Self::pause) and wakes the workers.
     pub fn resume(&self) {
         self.shared.pool.resume();

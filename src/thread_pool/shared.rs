@@ -321,6 +321,29 @@ impl<J: Job, const N: usize> Shared<J, N> {
         self.wait_for(deadline, || self.pool.is_quiescent(&self.counters))
     }
 
+    /// Waits until every job submitted before the call has finished or
+    /// was handed back, or until `deadline`. Returns false on timeout.
+    ///
+    /// First until the queue has been drained up to the call's position;
+    /// then, for every worker that was active at that point, until it has
+    /// finished a job or gone idle. So it may also wait for one job per
+    /// worker that was submitted after the call, but never returns while
+    /// an earlier job runs.
+    pub(crate) fn wait_idle(&self, deadline: Option<Instant>) -> bool {
+        let mark = self.pool.push_mark();
+        if !self.wait_for(deadline, || self.pool.popped_to(mark)) {
+            return false;
+        }
+        let before: Vec<(bool, usize)> = self.pool.activity(&self.counters).collect();
+        self.wait_for(deadline, || {
+            self.pool.activity(&self.counters).zip(&before).all(
+                |((active, finished), &(was_active, had_finished))| {
+                    !was_active || !active || finished != had_finished
+                },
+            )
+        })
+    }
+
     /// Waits until `done()`, or until `deadline`: backs off, then sleeps
     /// in short steps. Returns false on timeout.
     fn wait_for(&self, deadline: Option<Instant>, done: impl Fn() -> bool) -> bool {
