@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs taskring's whole test suite (Tier 0 of TESTING.md §5), one stage at a
-# time, failing fast on the first failing stage.
+# Runs taskring's whole test suite, one stage at a time, failing fast on the
+# first failing stage. CI runs exactly this, with no arguments.
 #
 #   ./scripts/test.sh                    # every stage
+#   ./scripts/test.sh quick              # the edit-test loop: fmt, clippy, tests, a loom smoke
 #   TASKRING_SKIP="miri tsan" ./scripts/test.sh   # local runs only: skip stages
 #   ./scripts/test.sh loom mutants       # only the named stages
 #
@@ -13,7 +14,9 @@
 # With CI=true, TASKRING_SKIP is ignored and every stage runs.
 #
 # To add a stage, write a `stage_<name>` function and append `<name>` to
-# STAGES. To add a mutant, append its `taskring_mutant` value to MUTANTS.
+# STAGES, or put both in a file `scripts/stages/<name>.sh` (sourced below;
+# it appends to EXTRA_STAGES, which run after STAGES, in file-name order).
+# To add a mutant, append its `taskring_mutant` value to MUTANTS.
 
 set -euo pipefail
 
@@ -56,7 +59,7 @@ MUTANTS=(
 # `--no-default-features`.
 CLIPPY_FEATURE_SETS=("" std none)
 
-# loom's bounds for Tier 0 (TESTING.md L11). Never LOOM_MAX_DURATION or
+# loom's bounds for the suite. Never LOOM_MAX_DURATION or
 # LOOM_MAX_PERMUTATIONS: they stop exploring and report success.
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
 export LOOM_MAX_BRANCHES="${LOOM_MAX_BRANCHES:-10000}"
@@ -77,7 +80,7 @@ SEMANTIC_FAILURE='Causality violation|Allocation leaked|Arc leaked|deadlock; thr
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export CARGO_INCREMENTAL=0
 
-HOST_TARGET=x86_64-unknown-linux-gnu
+HOST_TARGET=$(rustc -vV | sed -n 's/^host: //p')
 
 # === Helpers ===
 
@@ -121,7 +124,8 @@ stage_fmt() {
     run cargo fmt --all --check
 }
 
-# Only the facade may mention `cfg(loom)` under src/ (STYLE.md rule 1).
+# Only the facade may mention `cfg(loom)` under src/: one switch between real
+# and model-checked primitives keeps the algorithm code identical in both.
 stage_loom_facade() {
     local offenders
     offenders=$(grep -rnP --include='*.rs' 'cfg(_attr)?!?\s*\(.*(?<![:\w])loom\b' src |
@@ -199,7 +203,8 @@ stage_loom() {
 }
 
 # Each mutant must build, and the loom suite must then fail on it for a
-# semantic reason (TESTING.md L5).
+# semantic reason (a causality, leak or deadlock report, or a failed
+# assertion in our code), not a build error or a timeout.
 stage_mutants() {
     local entry mutant filter flags log rc
     for entry in "${MUTANTS[@]}"; do
@@ -261,6 +266,26 @@ stage_tsan() {
         run cargo +nightly test -Zbuild-std --target "$HOST_TARGET" --release \
         --features std,__test_hooks --lib --tests -- --test-threads=1
 }
+
+# The edit-test loop, a few minutes warm: fmt, clippy with std, the library,
+# integration and doc tests with std in debug, and a loom smoke (the ring and
+# pool models at one preemption).
+stage_quick() {
+    rustup component add rustfmt clippy </dev/null >/dev/null 2>&1 || true
+    run cargo fmt --all --check
+    run cargo clippy --all-targets --features std,__test_hooks -- -D warnings
+    run timeout "$TEST_TIMEOUT_S" cargo test --features std,__test_hooks
+    LOOM_MAX_PREEMPTIONS=1 loom_suite loom "" -- --test-threads=2 ring:: pool::
+}
+
+# Stages kept in their own files.
+declare -a EXTRA_STAGES=()
+for stage_file in "$ROOT"/scripts/stages/*.sh; do
+    [[ -e "$stage_file" ]] || continue
+    # shellcheck source=/dev/null
+    source "$stage_file"
+done
+STAGES+=("${EXTRA_STAGES[@]}")
 
 # === Driver ===
 
