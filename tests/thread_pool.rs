@@ -183,6 +183,27 @@ fn builder_sets_prefix_and_stack_size() {
     );
 }
 
+#[test]
+#[cfg(target_os = "linux")]
+#[cfg_attr(miri, ignore)] // Real thread creation.
+fn a_thread_that_cannot_start_is_a_build_error() {
+    // No stack of 4 EiB can be mapped, so the first spawn fails.
+    let started = counter();
+    let s = started.clone();
+    let built = ThreadPool::<Task, 8>::builder()
+        .workers(3)
+        .stack_size(1 << 62)
+        .on_thread_start(move |_| {
+            s.fetch_add(1, Ordering::SeqCst);
+        })
+        .build();
+    match built {
+        Err(BuildError::Spawn(error)) => assert!(!error.to_string().is_empty()),
+        other => panic!("a 4 EiB stack: {other:?}"),
+    }
+    assert_eq!(started.load(Ordering::SeqCst), 0);
+}
+
 // === execute ===
 
 #[test]
@@ -955,6 +976,13 @@ fn an_event_handler_may_stop_the_pool_while_submitters_block() {
         });
     }
 }
+
+/// Stands in for the hook test below without `--features __test_hooks`,
+/// so that a run without it says that it did not run.
+#[cfg(not(feature = "__test_hooks"))]
+#[test]
+#[ignore = "needs --features __test_hooks"]
+fn an_event_handler_may_stop_the_pool_at_any_push_attempt() {}
 
 /// Runs an action on one thread at a chosen ring operation attempt, through
 /// the crate's hidden test hooks (one hook for the whole process; it acts
