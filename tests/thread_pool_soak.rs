@@ -1,7 +1,9 @@
 //! Conservation soak for the std thread pool: 8 blocking submitters, 4
 //! workers and a small queue on a 2-core machine; every job runs exactly
-//! once (a bitmap of job ids), and with 64 workers on a 16-slot queue. Set
-//! `TASKRING_SOAK_JOBS` for a longer run of the first.
+//! once (a bitmap of job ids), also with 64 workers on a 16-slot queue and
+//! with a `stop` racing the submitters (then every job ends exactly once:
+//! run, handed back or returned). Set `TASKRING_SOAK_JOBS` for a longer run
+//! of the first.
 #![cfg(all(feature = "std", not(loom)))]
 // Hosted tests: std paths read better here than core/alloc ones.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
@@ -12,6 +14,7 @@ use std::{
         Arc,
     },
     thread,
+    time::Duration,
 };
 
 use taskring::{thread_pool::ThreadPool, Task};
@@ -49,6 +52,10 @@ impl Bitmap {
         let bit = 1 << (id % 64);
         let before = self.0[id / 64].fetch_or(bit, Ordering::Relaxed);
         assert_eq!(before & bit, 0, "job {id} ran twice");
+    }
+
+    fn is_set(&self, id: usize) -> bool {
+        self.0[id / 64].load(Ordering::Relaxed) & (1 << (id % 64)) != 0
     }
 
     fn count(&self) -> usize {
@@ -112,4 +119,63 @@ fn soak_more_workers_than_cores() {
         200_000
     };
     soak::<16>(64, jobs);
+}
+
+/// One round of `a_stop_racing_blocking_submitters_loses_nothing`: 8
+/// blocking submitters and 4 workers on an 8-slot queue; `stop` comes after
+/// `delay`. Every job that was offered ends exactly once: run by a worker,
+/// handed back by `stop` or returned to its submitter (both run here).
+fn stop_race_round(delay: Duration, per: usize) {
+    const N: usize = 8;
+    let jobs = SUBMITTERS * per;
+    let pool: Arc<ThreadPool<Task, N>> = Arc::new(ThreadPool::new(4).unwrap());
+    let seen = Arc::new(Bitmap::new(jobs));
+    let submitters: Vec<_> = (0..SUBMITTERS)
+        .map(|s| {
+            let (pool, seen) = (pool.clone(), seen.clone());
+            thread::spawn(move || {
+                let mut offered = Vec::new();
+                for id in (s..jobs).step_by(SUBMITTERS) {
+                    offered.push(id);
+                    let seen = seen.clone();
+                    if let Err(error) = pool.submit(Task::new(move || seen.set(id))) {
+                        assert!(error.is_stopped(), "submit {id}: {error}");
+                        error.into_inner().run();
+                        break;
+                    }
+                }
+                offered
+            })
+        })
+        .collect();
+    thread::sleep(delay);
+    let back = pool.stop();
+    let handed_back = back.len();
+    for job in back {
+        job.run();
+    }
+    let offered: Vec<usize> = submitters
+        .into_iter()
+        .flat_map(|submitter| submitter.join().unwrap())
+        .collect();
+    pool.stop_wait().unwrap();
+    let stats = pool.stats();
+    assert_eq!(stats.panicked, 0, "a job ran twice (its bit was set)");
+    assert_eq!(seen.count(), offered.len(), "a job was lost");
+    for id in offered {
+        assert!(seen.is_set(id), "job {id} was lost");
+    }
+    assert_eq!(stats.handed_back, handed_back);
+    assert_eq!(
+        stats.completed + stats.handed_back + stats.after_stop,
+        seen.count()
+    );
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // Timed rounds of real threads.
+fn a_stop_racing_blocking_submitters_loses_nothing() {
+    for round in 0..20 {
+        stop_race_round(Duration::from_micros(200 * round), 2_000);
+    }
 }
