@@ -1435,6 +1435,38 @@ fn execute_boxes_a_closure_too_big_for_a_task() {
     assert_eq!(FOUR_WORDS_RAN.load(Ordering::SeqCst), 14);
 }
 
+/// A value aligned more strictly than `usize`.
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+struct Aligned(u64);
+
+#[test]
+fn execute_boxes_an_over_aligned_closure() {
+    let value = Aligned(0x5eed);
+    let f = move || {
+        let value = std::hint::black_box(&value);
+        assert_eq!(
+            value as *const Aligned as usize % 64,
+            0,
+            "misaligned capture"
+        );
+        assert_eq!(value.0, 0x5eed);
+    };
+    assert!(!fits_a_task(&f));
+    assert!(Task::new(f).is_boxed());
+    let pool: ThreadPool = ThreadPool::new(1).unwrap();
+    assert_eq!(
+        pool.submit_wait_with(move || {
+            let value = std::hint::black_box(&value);
+            (value as *const Aligned as usize % 64, value.0)
+        }),
+        Ok((0, 0x5eed))
+    );
+    pool.execute(f).unwrap();
+    pool.stop_wait().unwrap();
+    assert_eq!(pool.stats().panicked, 0);
+}
+
 #[test]
 fn task_new_needs_no_annotation() {
     let task = Task::new(|| {});
