@@ -57,7 +57,7 @@ MUTANTS=(
 
 # Feature sets that clippy checks with `--all-targets`; "none" means
 # `--no-default-features`.
-CLIPPY_FEATURE_SETS=("" std none)
+CLIPPY_FEATURE_SETS=("" std none metrics)
 
 # loom's bounds for the suite. Never LOOM_MAX_DURATION or
 # LOOM_MAX_PERMUTATIONS: they stop exploring and report success.
@@ -150,14 +150,20 @@ stage_clippy() {
     done
 }
 
+# The features docs.rs builds with (the manifest's metadata).
+DOCS_FEATURES=std,metrics,defmt,critical-section
+
 stage_doc() {
-    RUSTDOCFLAGS="-D warnings" run cargo doc --no-deps --features std
+    RUSTDOCFLAGS="-D warnings" run cargo doc --no-deps --features "$DOCS_FEATURES"
 }
 
 # Debug builds: overflow checks catch wrap-around bugs.
 stage_test_debug() {
     run timeout "$TEST_TIMEOUT_S" cargo test --features std,__test_hooks
     run timeout "$TEST_TIMEOUT_S" cargo test --no-default-features --features __test_hooks
+    # The `metrics` feature: its test and doctest.
+    run timeout "$TEST_TIMEOUT_S" cargo test --features metrics --test metrics
+    run timeout "$TEST_TIMEOUT_S" cargo test --features metrics --doc metrics
 }
 
 stage_test_release() {

@@ -34,6 +34,7 @@
 //! | `alloc` | [`Job`] for `Box<dyn FnOnce() + Send>`; [`Task`] boxes closures that do not fit inline |
 //! | `critical-section` | the backend for targets without compare-and-swap |
 //! | `defmt` | `defmt::Format` for the errors, [`Stats`] and [`PoolEvent`] |
+//! | `metrics` | publishing [`Stats`] through the `metrics` facade; implies `std` |
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
@@ -79,6 +80,9 @@ struct ReadmeDoctests;
 mod defmt;
 mod error;
 mod loom;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 pub mod pool;
 pub mod ring;
 mod slot;
@@ -86,9 +90,6 @@ mod slot;
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod thread_pool;
 
-/// The `heapless` crate, a public dependency: [`Pool::stop`] returns a
-/// [`heapless::Vec`]. Re-exported so that callers name the same version.
-pub use heapless;
 #[cfg(feature = "std")]
 pub use crate::thread_pool::{BuildError, ThreadPool};
 pub use crate::{
@@ -102,3 +103,6 @@ pub use crate::{
     ring::Ring,
     slot::task::Task,
 };
+/// The `heapless` crate, a public dependency: [`Pool::stop`] returns a
+/// [`heapless::Vec`]. Re-exported so that callers name the same version.
+pub use heapless;
