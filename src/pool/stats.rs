@@ -302,6 +302,7 @@ impl RunCounters {
         }
     }
 
+    #[cfg(feature = "std")]
     /// Whether the context is active, and how many jobs it finished.
     /// Acquire: pairs with the `Release` updates in [`add`](Self::add).
     pub(crate) fn activity(&self) -> (bool, usize) {
