@@ -1,0 +1,3 @@
+//! A Redis stream consumed by one taskring `ThreadPool` per process.
+
+fn main() {}
