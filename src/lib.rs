@@ -37,6 +37,9 @@
 //! | `metrics` | publishing [`Stats`] through the `metrics` facade; implies `std` |
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// `--cfg loom` swaps primitives for model checking; it is not an availability
+// condition users should see on docs.rs.
+#![cfg_attr(docsrs, doc(auto_cfg(hide(loom))))]
 #![doc(test(attr(deny(warnings))))]
 // The library imports from `core` and `alloc` where it can; tests and
 // examples, which always have `std`, are exempt.
