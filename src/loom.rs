@@ -144,6 +144,32 @@ mod real {
         }
     }
 
+    /// The waker of one task that waits on a pool: `atomic-waker`'s
+    /// `AtomicWaker`, which a `static` can hold (`const fn new`). With the
+    /// `critical-section` feature it runs on `portable-atomic`, whose
+    /// compare-and-swap is a critical section on targets without one.
+    #[derive(Debug, Default)]
+    pub(crate) struct WakerSlot(atomic_waker::AtomicWaker);
+
+    impl WakerSlot {
+        pub(crate) const fn new() -> Self {
+            Self(atomic_waker::AtomicWaker::new())
+        }
+
+        /// Stores `waker` (a clone of it, unless it wakes the same task as
+        /// the stored one). A `wake` racing with it wakes `waker`.
+        #[inline]
+        pub(crate) fn register(&self, waker: &core::task::Waker) {
+            self.0.register(waker);
+        }
+
+        /// Takes the stored waker, if any, and wakes it.
+        #[inline]
+        pub(crate) fn wake(&self) {
+            self.0.wake();
+        }
+    }
+
     /// Exponential backoff for thread-context wait loops.
     ///
     /// Thin adapter over [`crossbeam_utils::Backoff`], so the loom side can
@@ -192,6 +218,25 @@ mod model {
     #[allow(dead_code)]
     pub(crate) fn load_latest(atomic: &AtomicUsize) -> usize {
         atomic.fetch_add(0, Ordering::Relaxed)
+    }
+
+    /// Loom's model of an `AtomicWaker`, so the models explore the
+    /// orders of registering and waking.
+    #[derive(Debug, Default)]
+    pub(crate) struct WakerSlot(loom::future::AtomicWaker);
+
+    impl WakerSlot {
+        pub(crate) fn new() -> Self {
+            Self(loom::future::AtomicWaker::new())
+        }
+
+        pub(crate) fn register(&self, waker: &core::task::Waker) {
+            self.0.register_by_ref(waker);
+        }
+
+        pub(crate) fn wake(&self) {
+            self.0.wake();
+        }
     }
 
     /// Under loom every backoff step is exactly one `yield_now`: a spinning

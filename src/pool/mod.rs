@@ -98,7 +98,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::{
     error::{PopError, SubmitError, WorkerError},
-    loom::{fence, load_sc, loom_const_fn, repeat, AtomicUsize, Backoff, Ordering},
+    loom::{fence, load_sc, loom_const_fn, repeat, AtomicUsize, Backoff, Ordering, WakerSlot},
     ring::{Rejected, Ring},
 };
 
@@ -106,6 +106,9 @@ pub(crate) mod env;
 pub(crate) mod job;
 mod lifecycle;
 pub(crate) mod stats;
+mod wait;
+
+pub use self::wait::WaitPending;
 
 use self::{
     env::{Bare, Env},
@@ -186,6 +189,9 @@ pub struct Pool<J, const N: usize, const W: usize, E: Env = Bare> {
     workers: [CachePadded<RunCounters>; W],
     /// Shared by `run_pending` and `stop_wait` callers.
     others: CachePadded<RunCounters>,
+    /// The waker of the task awaiting [`wait_pending`](Self::wait_pending),
+    /// woken with every idle worker a submit claims (see the module docs).
+    drainer: WakerSlot,
     config: Config,
     env: E,
 }
@@ -238,6 +244,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
                 submits: CachePadded::new(SubmitCounters::new()),
                 workers: repeat!(CachePadded::new(RunCounters::new(false)); W),
                 others: CachePadded::new(RunCounters::new(true)),
+                drainer: WakerSlot::new(),
                 config,
                 env,
             }
@@ -400,6 +407,9 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             ) {
                 Ok(_) => {
                     self.env.wake();
+                    // The claimed sleeper may be the task awaiting
+                    // `wait_pending`, which the environment cannot wake.
+                    self.drainer.wake();
                     return;
                 }
                 Err(now) => sleepers = now,
@@ -418,6 +428,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         fence(Ordering::SeqCst);
         self.sleepers.swap(0, Ordering::Relaxed);
         self.env.wake_all();
+        self.drainer.wake();
     }
 
     /// Counts a refusal that is handed back to the caller.
