@@ -40,6 +40,43 @@
 //! [`stop`](ThreadPool::stop) wakes every blocked submitter with
 //! [`SubmitError::Stopped`].
 //!
+//! # Async code
+//!
+//! The pool depends on no runtime; its futures use only the `Waker` they
+//! are polled with.
+//!
+//! - [`submit_async`](ThreadPool::submit_async) and
+//!   [`execute_async`](ThreadPool::execute_async) wait for room without
+//!   blocking the executor's thread: a task that finds the queue full
+//!   leaves its waker in the same room as blocked threads, and the worker
+//!   that frees a slot wakes it. A worker pays one `SeqCst` load per job
+//!   when nobody waits. Dropping the future before it resolves drops its
+//!   job unqueued ([`SubmitAsync`]).
+//! - [`spawn`](ThreadPool::spawn) returns a [`JoinHandle`], a future of the
+//!   closure's value (and a blocking [`join`](JoinHandle::join)); a panic
+//!   or a job that never ran resolves it with a [`JoinError`].
+//!   [`try_spawn`](ThreadPool::try_spawn) never waits, for shedding load;
+//!   [`spawn_async`](ThreadPool::spawn_async) waits for room without
+//!   blocking.
+//!
+//! ```
+//! # fn block_on<F: core::future::Future>(f: F) -> F::Output {
+//! #     let mut f = core::pin::pin!(f);
+//! #     let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+//! #     loop { if let core::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } std::thread::yield_now(); }
+//! # }
+//! use taskring::ThreadPool;
+//!
+//! let pool: ThreadPool = ThreadPool::new(2)?;
+//! let sum = block_on(async {
+//!     pool.execute_async(|| println!("queued without blocking")).await?;
+//!     let checksum = pool.spawn(|| (1..=100u32).sum::<u32>()).await?;
+//!     Ok::<u32, Box<dyn std::error::Error>>(checksum)
+//! })?;
+//! assert_eq!(sum, 5050);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Inside a job, or an event handler
 //!
 //! A job may use its own pool, with these rules, so that no worker ever
@@ -66,15 +103,19 @@ use core::{any::Any, fmt, time::Duration};
 use std::{io, time::Instant};
 
 use crate::{
-    loom::sync::{Arc, Builder as ThreadBuilder, JoinHandle, Mutex},
+    loom::sync::{Arc, Builder as ThreadBuilder, JoinHandle as ThreadHandle, Mutex},
     Config, ConfigError, Job, PoolEvent, Stats, StopError, SubmitError, Task,
 };
 
+mod asynch;
 mod shared;
+mod spawn;
 mod wait;
 
 pub use self::{
+    asynch::SubmitAsync,
     shared::PanicPolicy,
+    spawn::{JoinError, JoinHandle, PANIC_SENT_TO_HANDLE},
     wait::{FnJob, WaitError},
 };
 use self::{
@@ -97,7 +138,7 @@ pub struct ThreadPool<J: Job + 'static = Task, const N: usize = 1024> {
     shared: Arc<Shared<J, N>>,
     /// Taken and joined by the first `stop_wait`; the lock is held while
     /// joining, so a concurrent `stop_wait` returns only after the join.
-    handles: Mutex<Vec<JoinHandle<()>>>,
+    handles: Mutex<Vec<ThreadHandle<()>>>,
 }
 
 // === impl ThreadPool ===

@@ -3,8 +3,8 @@
 //! room where blocked submitters wait, and the job runner that catches
 //! panics.
 
-use alloc::{boxed::Box, string::String, vec::Vec};
-use core::{any::Any, fmt, panic::AssertUnwindSafe, time::Duration};
+use alloc::{boxed::Box, collections::VecDeque, string::String, vec::Vec};
+use core::{any::Any, fmt, panic::AssertUnwindSafe, task::Waker, time::Duration};
 use std::{panic::catch_unwind, time::Instant};
 
 use crossbeam_utils::CachePadded;
@@ -231,14 +231,14 @@ impl<J: Job, const N: usize> Shared<J, N> {
     }
 
     /// Counts a refusal that goes back to the caller.
-    fn refuse(&self, error: SubmitError<Envelope<J>>) -> SubmitError<Envelope<J>> {
+    pub(crate) fn refuse(&self, error: SubmitError<Envelope<J>>) -> SubmitError<Envelope<J>> {
         self.pool.count_rejection(&error);
         error
     }
 
     /// True if a submit may succeed now: the queue has room, or the pool
     /// is stopped (the submit then fails at once).
-    fn has_room(&self) -> bool {
+    pub(crate) fn has_room(&self) -> bool {
         self.pool.has_room() || self.pool.is_stopped()
     }
 
@@ -247,7 +247,10 @@ impl<J: Job, const N: usize> Shared<J, N> {
     /// caught, and reports to its waiter. The one place a job's panic is
     /// caught.
     pub(crate) fn exec(&self, envelope: Envelope<J>) -> Outcome {
-        self.room.slot_freed(|| self.pool.queued() <= N / 2);
+        self.room.slot_freed(|| {
+            let queued = self.pool.queued();
+            (queued <= N / 2).then(|| N - queued)
+        });
         let Envelope { job, done } = envelope;
         // The job's captures are dropped inside `run`, so a panicking
         // `Drop` of a capture is caught here too.
@@ -362,70 +365,141 @@ impl<J: Job, const N: usize> Shared<J, N> {
     }
 }
 
-/// Where blocked submitters wait for a free slot.
+/// Where blocked submitters wait for a free slot: threads in
+/// [`submit`](super::ThreadPool::submit) on a condition variable, tasks in
+/// [`submit_async`](super::ThreadPool::submit_async) as wakers in a queue.
 ///
-/// A submitter takes `lock`, registers in `waiting` (`SeqCst`), issues a
-/// `SeqCst` fence and looks for room once more, then waits on `cond`, which
-/// releases `lock`. A worker frees a slot (its pop, a `SeqCst` CAS on the
-/// ring's head) and reads `waiting` with a `SeqCst` load. In the single
-/// `SeqCst` order either the submitter's look comes after the pop and sees
-/// the room, or the worker's load comes after the registration and sees
-/// the waiter; it then takes `lock` (so the waiter is already inside
-/// `wait`) and notifies it. No user code runs while `lock` is held: the
-/// submitter only looks for room, and pushes after it let go.
-/// `stop` notifies every waiter under `lock` after closing the queue.
+/// A submitter takes `lock`, registers (a thread adds itself to
+/// `threads`, a task puts its waker in `tasks`) and adds one to `waiting`
+/// (`SeqCst`), issues a `SeqCst` fence and looks for room once more; then a
+/// thread waits on `cond`, which releases `lock`, and a task returns
+/// `Pending`. A worker frees a slot (its pop, a `SeqCst` CAS on the ring's
+/// head) and reads `waiting` with a `SeqCst` load. In the single `SeqCst`
+/// order either the submitter's look comes after the pop and sees the
+/// room, or the worker's load comes after the registration and sees the
+/// waiter; it then takes `lock` (so a waiting thread is already inside
+/// `wait`), takes out as many task wakers as there are free slots, notifies
+/// one thread, and wakes the tasks once it let go of the lock. A worker
+/// that finds nobody waiting pays that one load per job.
+///
+/// A task's waker leaves the queue when it is woken; the task's next poll
+/// sees that and registers again if the queue is still full. A task
+/// dropped after its wake-up, before it used it, passes the wake-up on.
+/// No user code runs while `lock` is held: submitters only look for room
+/// (they push after they let go), and wakers are woken outside it. `stop`
+/// notifies every thread and wakes every task after closing the queue.
 pub(crate) struct Room {
     waiting: AtomicUsize,
-    lock: Mutex<()>,
+    lock: Mutex<Waiters>,
     cond: Condvar,
+}
+
+/// The waiters registered in a [`Room`], under its lock.
+#[derive(Default)]
+struct Waiters {
+    /// Threads waiting on the condition variable.
+    threads: usize,
+    /// Tasks waiting for room, oldest first, each under its key.
+    tasks: VecDeque<(u64, Waker)>,
+    /// The next task's key.
+    next_key: u64,
+}
+
+impl Waiters {
+    fn position(&self, key: u64) -> Option<usize> {
+        self.tasks.iter().position(|&(k, _)| k == key)
+    }
 }
 
 impl Room {
     fn new() -> Self {
         Self {
             waiting: AtomicUsize::new(0),
-            lock: Mutex::new(()),
+            lock: Mutex::new(Waiters::default()),
             cond: Condvar::new(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, ()> {
+    fn lock(&self) -> MutexGuard<'_, Waiters> {
         self.lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Called by a worker right after each pop. Wakes one waiting
-    /// submitter once `roomy()` (the queue is at most half full), so that a
-    /// woken submitter queues a batch of jobs per wake-up instead of one.
-    /// A queue above half full is still being drained by the workers, and
-    /// a later pop wakes the submitter; the last pop of a queue always
+    /// Called by a worker right after each pop. Once `roomy()` says the
+    /// queue is at most half full (with how many slots are free), wakes one
+    /// waiting thread and up to that many waiting tasks, so that each
+    /// wake-up lets a submitter queue a batch of jobs instead of one. A
+    /// queue above half full is still being drained by the workers, and a
+    /// later pop wakes the submitters; the last pop of a queue always
     /// finds it roomy.
     #[inline]
-    pub(crate) fn slot_freed(&self, roomy: impl FnOnce() -> bool) {
+    pub(crate) fn slot_freed(&self, roomy: impl FnOnce() -> Option<usize>) {
         // SeqCst load: see the type's docs.
-        if load_sc(&self.waiting) != 0 && roomy() {
-            drop(self.lock());
-            self.cond.notify_one();
+        if load_sc(&self.waiting) != 0 {
+            if let Some(free) = roomy() {
+                self.wake(free, false);
+            }
         }
     }
 
-    /// Wakes every waiting submitter (after `stop` closed the queue).
+    /// Wakes every waiting thread and task (after `stop` closed the queue).
     pub(crate) fn notify_all(&self) {
-        drop(self.lock());
-        self.cond.notify_all();
+        self.wake(usize::MAX, true);
+    }
+
+    /// Takes up to `tasks` task wakers out of the queue, notifies one
+    /// waiting thread (every one with `all`), and wakes the tasks after
+    /// letting go of the lock.
+    #[cold]
+    fn wake(&self, tasks: usize, all: bool) {
+        /// Wakers woken per round, so that no allocation is needed.
+        const ROUND: usize = 8;
+        let mut left = tasks;
+        loop {
+            let mut wakers: [Option<Waker>; ROUND] = Default::default();
+            let mut guard = self.lock();
+            let threads = guard.threads != 0;
+            let mut taken = 0;
+            while taken < ROUND && taken < left {
+                let Some((_, waker)) = guard.tasks.pop_front() else {
+                    break;
+                };
+                wakers[taken] = Some(waker);
+                taken += 1;
+            }
+            let more = taken == ROUND && !guard.tasks.is_empty();
+            drop(guard);
+            // The tasks taken out are no longer registered.
+            self.waiting.fetch_sub(taken, Ordering::Relaxed);
+            if threads && left == tasks {
+                if all {
+                    self.cond.notify_all();
+                } else {
+                    self.cond.notify_one();
+                }
+            }
+            for waker in wakers.into_iter().flatten() {
+                waker.wake();
+            }
+            left = left.saturating_sub(taken);
+            if !more || left == 0 {
+                return;
+            }
+        }
     }
 
     /// Registers, looks for room once more with `has_room`, and if there
     /// is none waits for a notification (or until `deadline`).
     fn wait(&self, has_room: impl FnOnce() -> bool, deadline: Option<Instant>) {
-        let guard = self.lock();
+        let mut guard = self.lock();
+        guard.threads += 1;
         // SeqCst: see the type's docs.
         self.waiting.fetch_add(1, Ordering::SeqCst);
         crate::loom::fence(Ordering::SeqCst);
         let mut timed_out = false;
         if !has_room() {
-            let guard = match deadline {
+            guard = match deadline {
                 None => self
                     .cond
                     .wait(guard)
@@ -440,16 +514,68 @@ impl Room {
                     guard
                 }
             };
-            drop(guard);
-        } else {
-            drop(guard);
         }
+        guard.threads -= 1;
+        drop(guard);
         let still_waiting = self.waiting.fetch_sub(1, Ordering::Relaxed) - 1;
         // A notification meant for a free slot may have woken us just as
         // we timed out; pass it on so that another waiter gets the slot.
         if timed_out && still_waiting != 0 {
-            drop(self.lock());
-            self.cond.notify_one();
+            self.wake(1, false);
+        }
+    }
+
+    /// Registers the task with `waker` under `*key` (a new key if it has
+    /// none, or if its registration was taken by a wake-up), then issues
+    /// the fence after which the caller looks for room once more.
+    pub(crate) fn register(&self, key: &mut Option<u64>, waker: &Waker) {
+        let mut guard = self.lock();
+        match key.and_then(|k| guard.position(k)) {
+            Some(at) => {
+                let stored = &mut guard.tasks[at].1;
+                if !stored.will_wake(waker) {
+                    stored.clone_from(waker);
+                }
+            }
+            None => {
+                let k = guard.next_key;
+                guard.next_key = k.wrapping_add(1);
+                guard.tasks.push_back((k, waker.clone()));
+                *key = Some(k);
+                // SeqCst: see the type's docs.
+                self.waiting.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        drop(guard);
+        // SeqCst fence: see the type's docs.
+        crate::loom::fence(Ordering::SeqCst);
+    }
+
+    /// Ends the registration under `key`, if any. Returns true if a
+    /// wake-up had already taken it (the task was woken and has not looked
+    /// since).
+    pub(crate) fn unregister(&self, key: &mut Option<u64>) -> bool {
+        let Some(k) = key.take() else {
+            return false;
+        };
+        let mut guard = self.lock();
+        match guard.position(k) {
+            Some(at) => {
+                let entry = guard.tasks.remove(at);
+                drop(guard);
+                self.waiting.fetch_sub(1, Ordering::Relaxed);
+                drop(entry);
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Passes on a wake-up that a dropped task did not use, if there is
+    /// room for the next waiter.
+    pub(crate) fn pass_on(&self, roomy: bool) {
+        if roomy && load_sc(&self.waiting) != 0 {
+            self.wake(1, false);
         }
     }
 }
