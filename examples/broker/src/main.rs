@@ -72,7 +72,7 @@ const QUEUE: usize = 64;
 
 /// One pool per process, over jobs of one type: the handed-back jobs can
 /// be looked at (their entry ids) before they are left unacknowledged.
-type Pool = ThreadPool<Session, QUEUE>;
+type Pool = ThreadPool<Work, QUEUE>;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -228,7 +228,19 @@ struct Consumer {
     max_age_ms: AtomicU64,
 }
 
-/// One session: a stream entry to run, then acknowledge.
+/// What the pool runs.
+enum Work {
+    /// A stream entry to run, then acknowledge.
+    Session(Session),
+    /// Nothing: submitted once when the stream has no new entries while
+    /// the pool still reports `lagging`. The pool looks at its lag only
+    /// when a job is submitted or leaves the queue, so after a backlog
+    /// drains the alert stays raised until some job passes through; this
+    /// one does, and its wait of about zero raises `LagRecovered`.
+    Probe,
+}
+
+/// One session.
 struct Session {
     entry: String,
     sid: u64,
@@ -240,7 +252,16 @@ thread_local! {
     static CONNECTION: RefCell<Option<Connection>> = const { RefCell::new(None) };
 }
 
-impl Job for Session {
+impl Job for Work {
+    fn run(self) {
+        match self {
+            Work::Session(session) => session.run(),
+            Work::Probe => {}
+        }
+    }
+}
+
+impl Session {
     fn run(self) {
         let consumer = &*self.consumer;
         process_session(self.sid, consumer.work, consumer.wait);
@@ -371,7 +392,14 @@ fn consume(args: &Args) -> Result<(), Error> {
             .spawn(move || {
                 if let Some(number) = signals.forever().next() {
                     signal.store(true, Ordering::Relaxed);
-                    let back = pool.stop();
+                    let back: Vec<Session> = pool
+                        .stop()
+                        .into_iter()
+                        .filter_map(|work| match work {
+                            Work::Session(session) => Some(session),
+                            Work::Probe => None,
+                        })
+                        .collect();
                     let first = back.first().map_or("-", |s| s.entry.as_str());
                     println!(
                         "stop: consumer={} signal={} handed_back={} first_entry={first} (left unacknowledged: redelivered)",
@@ -399,9 +427,13 @@ fn consume(args: &Args) -> Result<(), Error> {
     if result.is_err() {
         // Leave nothing queued behind an error: hand it back unacknowledged.
         let back = pool.stop();
+        let sessions = back
+            .iter()
+            .filter(|work| matches!(work, Work::Session(_)))
+            .count();
         consumer
             .left_unacked
-            .fetch_add(back.len() as u64, Ordering::Relaxed);
+            .fetch_add(sessions as u64, Ordering::Relaxed);
     }
     // Running jobs finish (and acknowledge); then the threads are joined.
     pool.stop_wait()?;
@@ -517,6 +549,10 @@ fn read_loop(
         let entries: Vec<StreamId> = reply
             .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
             .unwrap_or_default();
+        if entries.is_empty() && pool.queued() == 0 && pool.stats().lagging {
+            // Nothing new: let the pool see that its queue has caught up.
+            let _ = pool.try_submit(Work::Probe);
+        }
         if let Some(after) = &mut history {
             match entries.last() {
                 Some(last) => {
@@ -556,7 +592,7 @@ fn submit_all(pool: &Pool, consumer: &Arc<Consumer>, entries: Vec<StreamId>) {
             sid,
             consumer: consumer.clone(),
         };
-        if pool.submit(session).is_err() {
+        if pool.submit(Work::Session(session)).is_err() {
             // Stopped while waiting for room: this one stays pending too.
             consumer.left_unacked.fetch_add(1, Ordering::Relaxed);
             break;
