@@ -79,6 +79,15 @@
 //! and a `--cfg taskring_mutant="park"` build, which skips the re-check,
 //! must fail them.
 //!
+//! An async drainer ([`wait_pending`](Pool::wait_pending),
+//! [`run_async`](Pool::run_async)) runs the same steps: it stores its
+//! waker in the pool's drainer slot, adds itself to the count, fences and
+//! looks again before it returns `Pending`; a submit that claims a sleeper
+//! wakes that slot as well as the environment. The loom models in
+//! `loom-tests/asynch.rs` check it, and a
+//! `--cfg taskring_mutant="waker_recheck"` build, which skips the look,
+//! must fail them.
+//!
 //! A submit that finds no sleeper costs the ring's claim, write and
 //! publish, one load of the sleeper count (a line written only when a
 //! worker goes idle) and one load of the high-water mark (written only when
