@@ -16,27 +16,46 @@
 //! `ThreadPool::MAX_WORKERS`, default 32; the pool starts exactly that
 //! many threads), `--work-us U` (CPU per session in microseconds, default 100),
 //! `--wait-us U` (blocking wait per session, default 1000), `--quiet` (no
-//! progress line). Each run ends with one line starting `summary:`; the
-//! process exits with status 1 if any session was lost.
+//! progress line), `--csv FILE` (the queue depth and lag of both runs,
+//! sampled every 5 ms; `scripts/plots.sh` draws them), `--help`. Each
+//! overload or lag alert prints a line starting `event:` as it fires; the
+//! live progress line goes to stderr, and only when stderr is a terminal.
+//! Each run ends with one line starting `summary:`; the process exits with
+//! status 1 if any session was lost.
 
 use std::{
-    env,
+    env, fs,
     hint::black_box,
-    io::Write,
+    io::{IsTerminal, Write},
     process::ExitCode,
     sync::{
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc,
     },
     thread,
     time::{Duration, Instant},
 };
 
-use taskring::{PoolEvent, ThreadPool};
+use taskring::{PoolEvent, Stats, ThreadPool};
 
 /// Queue capacity: submitters block (back-pressure) once this many
 /// sessions wait.
 const QUEUE: usize = 256;
+
+/// Overload watermarks on the queue depth: `Overloaded` at `HIGH`,
+/// `Recovered` back at `LOW`.
+const HIGH: usize = QUEUE * 3 / 4;
+const LOW: usize = QUEUE / 4;
+
+/// Lag alert: `Lagging` once the oldest queued session has waited
+/// `LAG_HIGH`, `LagRecovered` back at `LAG_LOW`.
+const LAG_HIGH: Duration = Duration::from_millis(100);
+const LAG_LOW: Duration = Duration::from_millis(20);
+
+/// How often `--csv` samples the pool.
+const SAMPLE_EVERY: Duration = Duration::from_millis(5);
+
+const USAGE: &str = "usage: backlog [--sessions N] [--workers W] [--work-us U] [--wait-us U] [--quiet] [--csv FILE]";
 
 /// The pool of this demo: the default job type (any closure), a queue of
 /// `QUEUE` sessions; the worker count is chosen at run time.
@@ -48,15 +67,23 @@ struct Options {
     work: Duration,
     wait: Duration,
     quiet: bool,
+    csv: Option<String>,
 }
 
-fn parse_args() -> Result<Options, String> {
+/// What `parse_args` found: options to run, or a request for help.
+enum Parsed {
+    Run(Options),
+    Help,
+}
+
+fn parse_args() -> Result<Parsed, String> {
     let mut options = Options {
         sessions: 6000,
         workers: 32,
         work: Duration::from_micros(100),
         wait: Duration::from_micros(1000),
         quiet: false,
+        csv: None,
     };
     let mut args = env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -71,11 +98,8 @@ fn parse_args() -> Result<Options, String> {
             "--work-us" => options.work = Duration::from_micros(value("--work-us")?),
             "--wait-us" => options.wait = Duration::from_micros(value("--wait-us")?),
             "--quiet" => options.quiet = true,
-            "-h" | "--help" => {
-                return Err("usage: backlog [--sessions N] [--workers W] [--work-us U] \
-                            [--wait-us U] [--quiet]"
-                    .into())
-            }
+            "--csv" => options.csv = Some(args.next().ok_or("--csv needs a file name")?),
+            "-h" | "--help" => return Ok(Parsed::Help),
             other => return Err(format!("unknown flag: {other} (try --help)")),
         }
     }
@@ -83,7 +107,7 @@ fn parse_args() -> Result<Options, String> {
     if !(1..=max).contains(&options.workers) {
         return Err(format!("--workers must be 1 to {max}"));
     }
-    Ok(options)
+    Ok(Parsed::Run(options))
 }
 
 /// One session: `work` of CPU, then a blocking wait of `wait`.
@@ -107,6 +131,13 @@ struct Sessions {
     checksum: AtomicUsize,
 }
 
+/// One `--csv` row: the pool `t` after the run started.
+struct Sample {
+    t: Duration,
+    processed: usize,
+    stats: Stats,
+}
+
 /// What one run measured.
 struct Report {
     workers: usize,
@@ -116,23 +147,63 @@ struct Report {
     max_lag: Duration,
     panicked: usize,
     overloads: usize,
+    samples: Vec<Sample>,
+}
+
+/// True while the live progress line may be on the terminal: an event
+/// line first clears it.
+fn live_progress(options: &Options) -> bool {
+    !options.quiet && std::io::stderr().is_terminal()
+}
+
+/// One line per overload or lag event, as it fires.
+fn print_event(label: &str, event: PoolEvent, live: bool) {
+    let ms = |nanos: u64| Duration::from_nanos(nanos).as_secs_f64() * 1e3;
+    let what = match event {
+        PoolEvent::Overloaded { depth } => {
+            format!("overloaded at depth {depth} (high watermark {HIGH})")
+        }
+        PoolEvent::Recovered { depth } => {
+            format!("recovered at depth {depth} (low watermark {LOW})")
+        }
+        PoolEvent::Lagging { lag } => format!(
+            "lagging: the oldest queued session waited {:.1} ms (alert at {} ms)",
+            ms(lag),
+            LAG_HIGH.as_millis()
+        ),
+        PoolEvent::LagRecovered { lag } => format!(
+            "lag recovered: {:.1} ms (low mark {} ms)",
+            ms(lag),
+            LAG_LOW.as_millis()
+        ),
+        _ => return,
+    };
+    if live {
+        // Clear the progress line so the event gets a line of its own.
+        eprint!("\r\x1b[2K");
+    }
+    println!("event: {label}: {what}");
 }
 
 /// Processes the backlog on a pool of `workers` threads.
 fn run(options: &Options, workers: usize, label: &str) -> Report {
     let overloads = Arc::new(AtomicUsize::new(0));
     let o = overloads.clone();
+    let live = live_progress(options);
+    let event_label = label.to_owned();
     let pool: Pool = ThreadPool::builder()
         .workers(workers)
         .name_prefix("session-")
-        .watermarks(QUEUE * 3 / 4, QUEUE / 4)
+        .watermarks(HIGH, LOW)
+        // Stamps each session when queued (`lag` and `max_wait` below) and
+        // alerts when the oldest has waited too long.
+        .lag_alert(LAG_HIGH, LAG_LOW)
         .on_event(move |event| {
             if let PoolEvent::Overloaded { .. } = event {
                 o.fetch_add(1, Ordering::Relaxed);
             }
+            print_event(&event_label, event, live);
         })
-        // Stamps each session when queued: `lag` and `max_wait` below.
-        .lag_metrics(true)
         .build()
         .expect("start the workers");
     // One `Arc` for everything a session needs, so the job is two words.
@@ -149,7 +220,7 @@ fn run(options: &Options, workers: usize, label: &str) -> Report {
     let mut last_draw = Instant::now() - Duration::from_secs(1);
     let mut draw = |pool: &Pool, done: bool| {
         let now = Instant::now();
-        if options.quiet || (!done && now - last_draw < Duration::from_millis(100)) {
+        if !live || (!done && now - last_draw < Duration::from_millis(100)) {
             return;
         }
         last_draw = now;
@@ -178,27 +249,34 @@ fn run(options: &Options, workers: usize, label: &str) -> Report {
         }
         let _ = err.flush();
     };
-    for id in 0..total {
-        let sessions = shared.clone();
-        pool.execute(move || {
-            let hash = process_session(id, sessions.work, sessions.wait);
-            sessions
-                .checksum
-                .fetch_add(hash as usize & 1, Ordering::Relaxed);
-            sessions.processed.fetch_add(1, Ordering::Relaxed);
-        })
-        .unwrap_or_else(|_| panic!("session {id} refused"));
-        max_lag = max_lag.max(Duration::from_nanos(pool.stats().lag));
-        draw(&pool, false);
-    }
-    // Everything is queued or done; show progress until the queue drains.
-    while processed.load(Ordering::Relaxed) + pool.stats().running < total && pool.queued() > 0 {
-        max_lag = max_lag.max(Duration::from_nanos(pool.stats().lag));
-        draw(&pool, false);
-        thread::sleep(Duration::from_millis(20));
-    }
-    pool.stop_wait().expect("stop_wait from the main thread");
-    let elapsed = start.elapsed();
+    // `--csv`: a thread samples the pool every SAMPLE_EVERY until the run
+    // ends.
+    let sampling = AtomicBool::new(options.csv.is_some());
+    let mut samples = Vec::new();
+    let mut elapsed = Duration::ZERO;
+    thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let mut samples = Vec::new();
+            while sampling.load(Ordering::Relaxed) {
+                samples.push(Sample {
+                    t: start.elapsed(),
+                    processed: processed.load(Ordering::Relaxed),
+                    stats: pool.stats(),
+                });
+                thread::sleep(SAMPLE_EVERY);
+            }
+            samples
+        });
+        submit_and_drain(&pool, &shared, total, &mut max_lag, &mut draw);
+        pool.stop_wait().expect("stop_wait from the main thread");
+        elapsed = start.elapsed();
+        if options.csv.is_some() {
+            // One last row, after every session finished.
+            thread::sleep(SAMPLE_EVERY);
+        }
+        sampling.store(false, Ordering::Relaxed);
+        samples = sampler.join().expect("the sampler does not panic");
+    });
     draw(&pool, true);
     let stats = pool.stats();
     black_box(shared.checksum.load(Ordering::Relaxed));
@@ -210,7 +288,65 @@ fn run(options: &Options, workers: usize, label: &str) -> Report {
         max_lag: max_lag.max(Duration::from_nanos(stats.max_wait)),
         panicked: stats.panicked,
         overloads: overloads.load(Ordering::Relaxed),
+        samples,
     }
+}
+
+/// Queues every session (blocking while the queue is full), then shows
+/// progress until the queue drains.
+fn submit_and_drain(
+    pool: &Pool,
+    shared: &Arc<Sessions>,
+    total: usize,
+    max_lag: &mut Duration,
+    draw: &mut impl FnMut(&Pool, bool),
+) {
+    let processed = &shared.processed;
+    for id in 0..total {
+        let sessions = shared.clone();
+        pool.execute(move || {
+            let hash = process_session(id, sessions.work, sessions.wait);
+            sessions
+                .checksum
+                .fetch_add(hash as usize & 1, Ordering::Relaxed);
+            sessions.processed.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap_or_else(|_| panic!("session {id} refused"));
+        *max_lag = (*max_lag).max(Duration::from_nanos(pool.stats().lag));
+        draw(pool, false);
+    }
+    // Everything is queued or done; show progress until the queue drains.
+    while processed.load(Ordering::Relaxed) + pool.stats().running < total && pool.queued() > 0 {
+        *max_lag = (*max_lag).max(Duration::from_nanos(pool.stats().lag));
+        draw(pool, false);
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Writes both runs' samples: a `#` line with the queue, watermarks and
+/// lag marks, a header, then one row per sample.
+fn write_csv(path: &str, reports: &[&Report]) -> std::io::Result<()> {
+    let mut text = format!(
+        "# queue={QUEUE} high_watermark={HIGH} low_watermark={LOW} lag_high_ms={} lag_low_ms={}\n\
+         workers,t_s,processed,queued,lag_ms,overloaded,lagging\n",
+        LAG_HIGH.as_millis(),
+        LAG_LOW.as_millis()
+    );
+    for report in reports {
+        for sample in &report.samples {
+            text.push_str(&format!(
+                "{},{:.4},{},{},{:.3},{},{}\n",
+                report.workers,
+                sample.t.as_secs_f64(),
+                sample.processed,
+                sample.stats.queued,
+                sample.stats.lag_duration().as_secs_f64() * 1e3,
+                u8::from(sample.stats.overloaded),
+                u8::from(sample.stats.lagging),
+            ));
+        }
+    }
+    fs::write(path, text)
 }
 
 fn print_summary(options: &Options, report: &Report) {
@@ -232,9 +368,13 @@ fn print_summary(options: &Options, report: &Report) {
 
 fn main() -> ExitCode {
     let options = match parse_args() {
-        Ok(options) => options,
+        Ok(Parsed::Run(options)) => options,
+        Ok(Parsed::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(message) => {
-            eprintln!("{message}");
+            eprintln!("{message}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -254,6 +394,16 @@ fn main() -> ExitCode {
         one.elapsed.as_secs_f64(),
         many.elapsed.as_secs_f64()
     );
+    if let Some(path) = &options.csv {
+        if let Err(error) = write_csv(path, &[&one, &many]) {
+            eprintln!("error: cannot write {path}: {error}");
+            return ExitCode::FAILURE;
+        }
+        println!(
+            "csv: {path} ({} samples)",
+            one.samples.len() + many.samples.len()
+        );
+    }
     let lost = [&one, &many]
         .iter()
         .any(|report| report.processed != options.sessions || report.panicked != 0);

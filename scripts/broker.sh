@@ -188,7 +188,12 @@ say "c3's metrics (http://127.0.0.1:$metrics_port/metrics), a few of them:"
 grep -E '^(taskring_(queued|high_water|completed_total|lag_seconds|lag_events_total)|broker_(acked|reclaimed)_total)' <<<"$scrape" |
     sed 's/^/  /' || fail "c3's metrics lack the pool's counters"
 
-broker wait --sessions "$sessions" --since-ms "$since" --timeout-s "$catch_up_limit_s" | tee "$run_dir/catch-up.txt"
+if ! broker wait --sessions "$sessions" --since-ms "$since" --timeout-s "$catch_up_limit_s" >"$run_dir/catch-up.txt"; then
+    # Say what is missing, then fail.
+    broker check --sessions "$sessions" --killed c2 --max-extra-runs "$workers" || true
+    fail "not caught up within $catch_up_limit_s s"
+fi
+cat "$run_dir/catch-up.txt"
 # Idle consumers let their pools see the caught-up queue (lag recovered).
 sleep 0.5
 
