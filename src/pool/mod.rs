@@ -653,9 +653,16 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         if state & PAUSED != 0 && !self.ring.is_closed() {
             return Step::Paused;
         }
+        // Look at the closed mark before the pop, never after: a job
+        // pushed after an empty pop and before the close would otherwise
+        // be taken for a drained queue and stranded. Every push that got in
+        // claimed its slot before the close (both change `tail`), so a pop
+        // that follows a look that saw the mark sees those claims (read-read
+        // coherence on `tail`) and answers `Ok` or `Busy`, never `Empty`.
+        let closed = self.ring.is_closed();
         let entry = match self.ring.try_pop() {
             Ok(entry) => entry,
-            Err(PopError::Empty) if self.ring.is_closed() => return Step::Drained,
+            Err(PopError::Empty) if closed => return Step::Drained,
             Err(PopError::Empty) => return Step::Idle,
             Err(PopError::Busy) => return Step::Busy,
         };
