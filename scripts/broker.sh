@@ -77,6 +77,9 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+# A signal ends the script through `exit`, so the EXIT trap runs.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # True if something listens on 127.0.0.1:$1.
 listening() {
