@@ -250,7 +250,8 @@ fn run(options: &Options, workers: usize, label: &str) -> Report {
         let _ = err.flush();
     };
     // `--csv`: a thread samples the pool every SAMPLE_EVERY until the run
-    // ends.
+    // ends. `sampling` is a stop flag only (Relaxed, pairs with nothing):
+    // the join hands the samples over.
     let sampling = AtomicBool::new(options.csv.is_some());
     let mut samples = Vec::new();
     let mut elapsed = Duration::ZERO;

@@ -213,6 +213,10 @@ fn seed(args: &Args) -> Result<(), Error> {
 // === consume ===
 
 /// What every job and the metrics endpoint of one process share.
+///
+/// The counters are for reporting only: every access is `Relaxed` and
+/// pairs with no other operation; the final values are read after
+/// `stop_wait` joined the workers, which orders their updates before it.
 struct Consumer {
     keys: Keys,
     client: Client,
@@ -383,6 +387,8 @@ fn consume(args: &Args) -> Result<(), Error> {
     }
 
     // SIGTERM or SIGINT: stop, and leave what comes back unacknowledged.
+    // `signal` is only reported (Relaxed, pairs with nothing): the main
+    // loop learns of the stop from the pool itself.
     let signal = Arc::new(AtomicBool::new(false));
     {
         let (pool, consumer, signal) = (pool.clone(), consumer.clone(), signal.clone());
