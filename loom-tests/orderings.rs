@@ -1,0 +1,91 @@
+//! Models aimed at single orderings that the other models do not pin.
+//!
+//! Loom treats a `SeqCst` access as `AcqRel`, except that a `SeqCst` load
+//! never reads a `SeqCst` store older than the latest `SeqCst` store to
+//! the same atomic. Under loom, the crate's `load_sc` and `load_latest`
+//! are read-modify-writes, which always read the latest value; so the
+//! `SeqCst` of the stores they pair with cannot matter in a model. The one
+//! plain `SeqCst` load in the crate is the `head` load of `push_depth`
+//! (the depth a submit reports, which feeds the high-water mark), and it
+//! pairs with the pops' `SeqCst` claim CAS on `head`: the model here fails
+//! when either is weakened. The other `SeqCst` pairings are checked by the
+//! RC11 litmus tests of `scripts/mutate/` (docs/mutation.md).
+//!
+//! Loom's rule only holds between `SeqCst` stores, and an atomic's initial
+//! value counts as a `Release` store; so every atomic the model reads with
+//! `SeqCst` gets its value before the race from a `SeqCst` store.
+
+use taskring::Pool;
+
+use crate::{model, thread, Arc, Side};
+
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+#[cfg(not(loom))]
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+/// A job that does nothing.
+fn nothing() {}
+
+/// A queue of two that has lapped once and holds one job. A `run_pending`
+/// takes it, then reads `flag`; a submit after storing `flag` must report
+/// a depth of 1 (its own job), not 2, if the runner read 0: in the single
+/// `SeqCst` order the pop's claim then precedes the submit's look at
+/// `head`. The high-water mark, 1 before the race, tells the depth.
+fn depth_after_a_pop(side: Side) {
+    model(move || {
+        let pool: Arc<Pool<fn(), 2, 0>> = Arc::new(Pool::new());
+        // `head` and `tail` last written by SeqCst claims, not by `new`.
+        pool.try_submit(nothing).unwrap();
+        assert_eq!(pool.run_pending(1), 1);
+        pool.try_submit(nothing).unwrap();
+        assert_eq!(pool.stats().high_water, 1);
+        let flag = Arc::new(AtomicUsize::new(1));
+        flag.store(0, SeqCst);
+
+        let run = {
+            let (pool, flag) = (pool.clone(), flag.clone());
+            move || {
+                let ran = pool.run_pending(1);
+                (ran, flag.load(SeqCst))
+            }
+        };
+        let submit = {
+            let (pool, flag) = (pool.clone(), flag.clone());
+            move || {
+                flag.store(1, SeqCst);
+                pool.try_submit(nothing).is_ok()
+            }
+        };
+        let ((ran, seen), submitted) = match side {
+            Side::FirstSpawned => {
+                let runner = thread::spawn(run);
+                let submitted = submit();
+                (runner.join().unwrap(), submitted)
+            }
+            Side::SecondSpawned => {
+                let submitter = thread::spawn(submit);
+                let ran = run();
+                (ran, submitter.join().unwrap())
+            }
+        };
+        // Busy is possible (the runner mid-pop on the submit's slot); a
+        // submit that got in reported a depth.
+        let high_water = pool.stats().high_water;
+        assert!(
+            !(submitted && ran == 1 && seen == 0 && high_water == 2),
+            "a submit's depth counted a job whose pop preceded it in the SeqCst order"
+        );
+        assert!(high_water <= 2);
+    });
+}
+
+#[test]
+fn depth_after_a_pop_runner_spawned() {
+    depth_after_a_pop(Side::FirstSpawned);
+}
+
+#[test]
+fn depth_after_a_pop_submitter_spawned() {
+    depth_after_a_pop(Side::SecondSpawned);
+}

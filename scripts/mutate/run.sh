@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The ordering mutation campaign, and cargo-mutants for the rest of the
+# logic. docs/mutation.md explains both and records the results.
+#
+#   scripts/mutate/run.sh --list                  # the mutants, no build (a dry run)
+#   scripts/mutate/run.sh --all                   # the whole campaign, then cargo-mutants
+#   scripts/mutate/run.sh --file src/ring/        # the mutants of one file or directory
+#   scripts/mutate/run.sh --id ring/atomic.rs:230 # one mutant (an id or id prefix)
+#   scripts/mutate/run.sh --sample 3              # a rotating sample of known kills (CI)
+#   scripts/mutate/run.sh --cargo-mutants         # cargo-mutants only
+#
+# Other options go to `mutate.py run` (see `python3 scripts/mutate/mutate.py
+# run --help`): --base COMMIT --overlay PATH, --resume, --keep-going,
+# --only KINDS, --results CSV.
+#
+# Everything runs on a copy of the tree under /tmp and builds in
+# target/mutation/; the working tree is never changed. Builds run at
+# `nice -n 15` (MUTATE_NICE), one mutant at a time.
+
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$(pwd)
+MUTATE=(python3 "$ROOT/scripts/mutate/mutate.py")
+
+# cargo-mutants: the non-atomic logic of the ring and the pool, scoped so
+# that one run fits in about an hour on two cores. The orderings are the
+# campaign's; cargo-mutants skips nothing else in these files.
+CARGO_MUTANTS_FILES=(src/ring/mod.rs src/ring/atomic.rs src/pool/mod.rs src/pool/lifecycle.rs src/pool/stats.rs)
+CARGO_MUTANTS_TIMEOUT_S="${CARGO_MUTANTS_TIMEOUT_S:-240}"
+# The tests that exercise those files, in release (the thread tests are
+# slow in debug): the unit tests, the ring and pool integration tests.
+CARGO_MUTANTS_TESTS=(--lib --test ring --test ring_threads --test pool --test oracle)
+
+cargo_mutants() {
+    if ! cargo mutants --version >/dev/null 2>&1; then
+        echo "+ cargo install cargo-mutants --locked"
+        nice -n "${MUTATE_NICE:-15}" cargo install cargo-mutants --locked
+    fi
+    local out="$ROOT/target/mutation/cargo-mutants"
+    mkdir -p "$out"
+    local file_args=()
+    for f in "${CARGO_MUTANTS_FILES[@]}"; do
+        file_args+=(--file "$f")
+    done
+    # Copies the tree itself (to a temporary directory) and never edits the
+    # source; -j1 keeps to one build at a time.
+    CARGO_TARGET_DIR="$out/target" nice -n "${MUTATE_NICE:-15}" cargo mutants \
+        "${file_args[@]}" \
+        --exclude-re 'Ordering::' \
+        -j1 --timeout "$CARGO_MUTANTS_TIMEOUT_S" --build-timeout 600 \
+        --output "$out" \
+        --features std,__test_hooks --profile release "$@" \
+        -- "${CARGO_MUTANTS_TESTS[@]}"
+}
+
+case "${1:-}" in
+    --list)
+        shift
+        exec "${MUTATE[@]}" list "$@"
+        ;;
+    --all)
+        shift
+        "${MUTATE[@]}" run "$@"
+        if [[ "${MUTATE_SKIP_CARGO_MUTANTS:-}" != 1 ]]; then
+            cargo_mutants
+        fi
+        ;;
+    --cargo-mutants)
+        shift
+        cargo_mutants "$@"
+        ;;
+    --file | --id | --match | --sample)
+        exec "${MUTATE[@]}" run "$@"
+        ;;
+    --report)
+        shift
+        exec "${MUTATE[@]}" report "$@"
+        ;;
+    -h | --help | "")
+        sed -n '2,/^$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        ;;
+    *)
+        exec "${MUTATE[@]}" run "$@"
+        ;;
+esac
