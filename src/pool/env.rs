@@ -60,6 +60,15 @@ pub trait Env: Sync {
     /// A stamp as a monotonic tick count, for differences.
     fn ticks(&self, stamp: Self::Stamp) -> u64;
 
+    /// True if the pool should stamp jobs and read the clock. Defaults to
+    /// "the stamp is not zero-sized"; an environment whose clock can be
+    /// switched off at run time returns false to skip every clock read
+    /// and the bookkeeping that goes with it.
+    #[inline(always)]
+    fn has_clock(&self) -> bool {
+        core::mem::size_of::<Self::Stamp>() != 0
+    }
+
     /// Wakes one idle worker. Called after a submit claimed one worker
     /// that announced itself idle; the worker's [`Idle`](crate::Idle)
     /// strategy must return after this call, even if the call comes before

@@ -332,7 +332,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             .wrapping_add(stats.running)
             .wrapping_add(stats.queued);
         stats.max_wait = max_wait as u64;
-        if core::mem::size_of::<E::Stamp>() != 0 && stats.queued > 0 {
+        if self.env.has_clock() && stats.queued > 0 {
             let now = self.env.ticks(self.env.now()) as usize;
             stats.lag = now.wrapping_sub(load(&s.front)) as u64;
         }

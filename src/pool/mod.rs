@@ -321,10 +321,10 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             Err(Rejected::Busy(entry)) => return Err(SubmitError::Busy(entry.job)),
             Err(Rejected::Closed(entry)) => return Err(SubmitError::Stopped(entry.job)),
         };
-        if clocked::<E>() && self.config.lag_alert_on() && depth > 1 {
+        if self.env.has_clock() && self.config.lag_alert_on() && depth > 1 {
             self.look_at_lag_on_submit();
         }
-        if (clocked::<E>() && depth == 1)
+        if (self.env.has_clock() && depth == 1)
             || depth >= self.config.high
             || depth > self.submits.high_water.load(Ordering::Relaxed)
         {
@@ -351,7 +351,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         if depth > submits.high_water.load(Ordering::Relaxed) {
             submits.high_water.fetch_max(depth, Ordering::Relaxed);
         }
-        if clocked::<E>() && depth == 1 {
+        if self.env.has_clock() && depth == 1 {
             // This job is now the front of the queue: its stamp, not a
             // second clock read.
             let ticks = self.env.ticks(at) as usize;
@@ -673,7 +673,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     /// Bookkeeping after a job left the queue.
     #[inline]
     fn took(&self, counters: &RunCounters, at: E::Stamp) {
-        if clocked::<E>() {
+        if self.env.has_clock() {
             let enqueued = self.env.ticks(at);
             let waited = self.env.ticks(self.env.now()).saturating_sub(enqueued);
             let waited = usize::try_from(waited).unwrap_or(usize::MAX);
@@ -763,12 +763,6 @@ impl Drop for Active<'_> {
     fn drop(&mut self) {
         self.leave();
     }
-}
-
-/// True when the environment has a clock (a stamp that is not zero-sized).
-#[inline(always)]
-const fn clocked<E: Env>() -> bool {
-    core::mem::size_of::<E::Stamp>() != 0
 }
 
 /// Runs a job without catching panics.

@@ -125,6 +125,11 @@ impl Env for ThreadEnv {
         stamp
     }
 
+    #[inline]
+    fn has_clock(&self) -> bool {
+        self.clock
+    }
+
     fn wake(&self) {
         let mut tokens = self.tokens();
         *tokens = (*tokens + 1).min(self.workers);
