@@ -13,7 +13,7 @@ use super::{
     job::Job,
     run_job,
     stats::{RunCounters, Stats},
-    Active, Pool, Step, PAUSED, STOPPED,
+    Active, Pool, Step, CLOSING, PAUSED, STOPPED,
 };
 
 // === impl Pool: lifecycle ===
@@ -72,12 +72,15 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     /// assert_eq!(back, 1);
     /// ```
     pub fn stop_with(&self, mut f: impl FnMut(J)) {
+        // STOPPED before the close: a worker that sees CLOSING (and so
+        // ignores a pause) in `state` sees STOPPED in the same load, and
+        // takes no job that `stop` is about to hand back. SeqCst: read by workers after
+        // their idle fence (`has_work`).
+        self.state.fetch_or(STOPPED, Ordering::SeqCst);
         // The `stop_close` mutant leaves the ring open, so a submit racing
         // with `stop` can strand its job: the pool loom models must catch it.
         #[cfg(not(taskring_mutant = "stop_close"))]
         self.close();
-        // SeqCst: read by workers after their idle fence (`has_work`).
-        self.state.fetch_or(STOPPED, Ordering::SeqCst);
         self.wake_all();
         let backoff = Backoff::new();
         loop {
@@ -97,6 +100,8 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     /// Closes the ring: submits fail with `Stopped` from now on, and a
     /// pause has no effect any more.
     pub(crate) fn close(&self) {
+        // SeqCst: read by workers after their idle fence (`has_work`).
+        self.state.fetch_or(CLOSING, Ordering::SeqCst);
         self.ring.close();
     }
 
@@ -269,7 +274,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
 
     /// True while paused (and not stopping).
     pub fn is_paused(&self) -> bool {
-        self.state.load(Ordering::Relaxed) & PAUSED != 0 && !self.ring.is_closed()
+        self.state.load(Ordering::Relaxed) & (PAUSED | CLOSING | STOPPED) == PAUSED
     }
 
     /// True between an `Overloaded` and the next `Recovered` event.

@@ -130,6 +130,12 @@ const STOPPED: usize = 1;
 /// `state` bit: workers and `run_pending` start no new job until `resume`,
 /// unless the ring is closed.
 const PAUSED: usize = 2;
+/// `state` bit: a stop has begun (set just before the ring is closed); a
+/// pause has no effect from now on. Kept in `state` so that one load tells
+/// a worker both whether it is paused and whether the pause still counts;
+/// `stop` sets `STOPPED` first, so a load that sees `CLOSING` from `stop`
+/// also sees `STOPPED` (both are RMWs on `state`).
+const CLOSING: usize = 4;
 
 /// What the ring holds: a job and, with a clock, when it was submitted.
 pub(crate) struct Entry<J, S> {
@@ -189,7 +195,7 @@ pub(crate) enum Step {
 /// ```
 pub struct Pool<J, const N: usize, const W: usize, E: Env = Bare> {
     ring: Ring<Entry<J, E::Stamp>, N>,
-    /// `STOPPED | PAUSED`.
+    /// `STOPPED | PAUSED | CLOSING`.
     state: CachePadded<AtomicUsize>,
     /// Workers that announced themselves idle and were not yet claimed by
     /// a submit (see the module docs).
@@ -637,9 +643,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     /// paused, or the pool is closed (it drains or exits).
     fn has_work(&self) -> bool {
         let state = self.state.load(Ordering::Relaxed);
-        state & STOPPED != 0
-            || self.ring.is_closed()
-            || (state & PAUSED == 0 && !self.ring.is_empty())
+        state & (STOPPED | CLOSING) != 0 || (state & PAUSED == 0 && !self.ring.is_empty())
     }
 
     /// Takes the front job, if allowed, and runs it with `exec`.
@@ -649,22 +653,32 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         if state & STOPPED != 0 {
             return Step::Stopped;
         }
-        // A pause has no effect once the ring is closed.
-        if state & PAUSED != 0 && !self.ring.is_closed() {
+        // A pause has no effect once a stop has begun.
+        if state & PAUSED != 0 && state & CLOSING == 0 {
             return Step::Paused;
         }
-        // Look at the closed mark before the pop, never after: a job
-        // pushed after an empty pop and before the close would otherwise
-        // be taken for a drained queue and stranded. Every push that got in
-        // claimed its slot before the close (both change `tail`), so a pop
-        // that follows a look that saw the mark sees those claims (read-read
-        // coherence on `tail`) and answers `Ok` or `Busy`, never `Empty`.
-        let closed = self.ring.is_closed();
         let entry = match self.ring.try_pop() {
             Ok(entry) => entry,
-            Err(PopError::Empty) if closed => return Step::Drained,
-            Err(PopError::Empty) => return Step::Idle,
             Err(PopError::Busy) => return Step::Busy,
+            Err(PopError::Empty) => {
+                if !self.ring.is_closed() {
+                    return Step::Idle;
+                }
+                // Closed: pop once more. Look at the closed mark before
+                // that pop, never after the first one alone: a job pushed
+                // after an empty pop and before the close would otherwise
+                // be taken for a drained queue and stranded. Every push
+                // that got in claimed its slot before the close (both
+                // change `tail`), so a pop that follows a look that saw the
+                // mark sees those claims (read-read coherence on `tail`)
+                // and answers `Ok` or `Busy`, never `Empty`. Only an empty
+                // queue pays for this look.
+                match self.ring.try_pop() {
+                    Ok(entry) => entry,
+                    Err(PopError::Empty) => return Step::Drained,
+                    Err(PopError::Busy) => return Step::Busy,
+                }
+            }
         };
         self.took(counters, entry.at);
         Step::Ran(self.execute(counters, entry.job, exec))
