@@ -14,8 +14,13 @@
 //! Loom's rule only holds between `SeqCst` stores, and an atomic's initial
 //! value counts as a `Release` store; so every atomic the model reads with
 //! `SeqCst` gets its value before the race from a `SeqCst` store.
+//!
+//! The `len` models pin the `Acquire` loads of `Ring::len`'s snapshot
+//! (`tail`, `head`, `tail` again): a thread that pushes and pops alone
+//! bounds what the ring can hold at any moment, and a concurrent `len`
+//! must stay within those bounds.
 
-use taskring::Pool;
+use taskring::{Pool, Ring};
 
 use crate::{model, thread, Arc, Side};
 
@@ -23,6 +28,98 @@ use crate::{model, thread, Arc, Side};
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 #[cfg(not(loom))]
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+/// Runs `mutator` and `observer` on two threads, `side` choosing which one
+/// is spawned, and returns the observer's result.
+fn race<T: Send + 'static>(
+    side: Side,
+    mutator: impl FnOnce() + Send + 'static,
+    observer: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    match side {
+        Side::FirstSpawned => {
+            let handle = thread::spawn(mutator);
+            let seen = observer();
+            handle.join().unwrap();
+            seen
+        }
+        Side::SecondSpawned => {
+            let handle = thread::spawn(observer);
+            mutator();
+            handle.join().unwrap()
+        }
+    }
+}
+
+/// One thread pushes and pops twice on an empty ring of two, so it never
+/// holds more than one item; a concurrent `len` must never say 2. It would
+/// with a `head` older than the `tail` read before it: the first `tail`
+/// load's `Acquire` (and, when a retry starts from it, the reread's)
+/// makes the pop that preceded the push it sees visible.
+fn len_never_exceeds_what_was_held(side: Side) {
+    model(move || {
+        let ring = Arc::new(Ring::<u32, 2>::new());
+        let r = ring.clone();
+        let len = race(
+            side,
+            move || {
+                for value in 0..2 {
+                    r.try_push(value).unwrap();
+                    r.try_pop().unwrap();
+                }
+            },
+            move || ring.len(),
+        );
+        assert!(
+            len <= 1,
+            "len() said {len}; the ring never held more than 1 item"
+        );
+    });
+}
+
+#[test]
+fn len_never_exceeds_what_was_held_mutator_spawned() {
+    len_never_exceeds_what_was_held(Side::FirstSpawned);
+}
+
+#[test]
+fn len_never_exceeds_what_was_held_observer_spawned() {
+    len_never_exceeds_what_was_held(Side::SecondSpawned);
+}
+
+/// A ring of two holds one item; one thread pushes one and pops one,
+/// twice, so the ring always holds at least one; a concurrent `len` must
+/// never say 0. It would with a `tail` reread older than the `head` read
+/// before it: the `head` load's `Acquire` makes the push that preceded the
+/// pop it sees visible.
+fn len_never_zero_while_an_item_is_held(side: Side) {
+    model(move || {
+        let ring = Arc::new(Ring::<u32, 2>::new());
+        ring.try_push(0).unwrap();
+        let r = ring.clone();
+        let len = race(
+            side,
+            move || {
+                for value in 1..3 {
+                    r.try_push(value).unwrap();
+                    r.try_pop().unwrap();
+                }
+            },
+            move || ring.len(),
+        );
+        assert!(len >= 1, "len() said 0; the ring always held an item");
+    });
+}
+
+#[test]
+fn len_never_zero_while_an_item_is_held_mutator_spawned() {
+    len_never_zero_while_an_item_is_held(Side::FirstSpawned);
+}
+
+#[test]
+fn len_never_zero_while_an_item_is_held_observer_spawned() {
+    len_never_zero_while_an_item_is_held(Side::SecondSpawned);
+}
 
 /// A job that does nothing.
 fn nothing() {}
