@@ -18,8 +18,8 @@ use core::{
     task::{Context, Poll},
 };
 
-use super::{env::Env, job::Job, Pool};
-use crate::loom::{fence, Ordering};
+use super::{env::Env, job::Job, run_job, Active, Pool, Step};
+use crate::loom::{fence, Backoff, Ordering};
 
 /// The future of [`Pool::wait_pending`]: ready once the pool has work for
 /// a drainer (a job queued and the pool not paused) or is stopping.
@@ -107,18 +107,38 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             return 0;
         }
         loop {
-            let ran = self.run_pending(max);
-            if ran > 0 || self.drained() {
+            let (ran, last) = self.run_some(max);
+            if ran > 0 {
                 return ran;
             }
-            self.wait_pending().await;
+            match last {
+                Step::Stopped | Step::Drained => return 0,
+                Step::Idle | Step::Paused => self.wait_pending().await,
+                // Another context is mid-operation on the front slot: it
+                // finishes in a few steps, and no wake-up is promised for
+                // it. Let the executor run something else meanwhile.
+                Step::Busy | Step::Ran(_) => YieldNow(false).await,
+            }
         }
     }
 
-    /// True once no job will ever come: stopped, or closed and empty.
-    fn drained(&self) -> bool {
-        self.state.load(Ordering::Relaxed) & super::STOPPED != 0
-            || (self.ring.is_closed() && self.ring.is_empty())
+    /// [`run_pending`](Self::run_pending), also returning the step that
+    /// ended it.
+    fn run_some(&self, max: usize) -> (usize, Step)
+    where
+        J: Job,
+    {
+        let _active = Active::enter(&self.others);
+        self.mark_own(|| {
+            let mut ran = 0;
+            loop {
+                match self.run_one(&self.others, run_job) {
+                    Step::Ran(_) if ran + 1 < max => ran += 1,
+                    step @ Step::Ran(_) => return (ran + 1, step),
+                    step => return (ran, step),
+                }
+            }
+        })
     }
 
     /// Takes this pool's drainer off the count of sleepers, unless a submit
@@ -194,5 +214,25 @@ impl<J, const N: usize, const W: usize, E: Env> fmt::Debug for WaitPending<'_, J
         f.debug_struct("WaitPending")
             .field("counted", &self.counted)
             .finish_non_exhaustive()
+    }
+}
+
+/// Returns `Pending` once, after a spin hint and a wake-up of its own
+/// task: the executor runs other tasks, then polls it again.
+struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        // One backoff step: a spin hint (a yield to loom's scheduler under
+        // loom, so that the models see the other context progress).
+        Backoff::new().snooze();
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }

@@ -14,7 +14,7 @@ use super::{
     shared::{Envelope, Shared},
     unwrap_error, FnJob, ThreadPool,
 };
-use crate::{Job, SubmitError};
+use crate::{loom::Backoff, Job, SubmitError};
 
 /// How many times one poll retries a submit that found room but lost the
 /// slot to another submitter, or found the front slot busy, before it
@@ -163,8 +163,10 @@ impl<J: Job + 'static, const N: usize> Future for SubmitAsync<'_, J, N> {
             }
         }
         // Room or a busy slot every time, but another submitter won each
-        // race: yield to the executor and come back at once.
+        // race: yield to the executor and come back at once (after a spin
+        // hint, which under loom lets the other threads run).
         this.envelope = Some(envelope);
+        Backoff::new().snooze();
         cx.waker().wake_by_ref();
         Poll::Pending
     }
