@@ -1057,3 +1057,37 @@ fn conservation_under_a_racing_stop() {
     assert_eq!(stats.submitted, stats.completed + stats.handed_back);
     assert_eq!(stats.queued, 0);
 }
+
+/// A pool that drained its backlog recovers from a lag alert with the last
+/// job it takes, even if that job itself waited long: no job waits any more.
+#[test]
+fn a_drained_pool_recovers_from_lagging() {
+    static NOW: AtomicU64 = AtomicU64::new(0);
+    static EVENTS: Mutex<Vec<PoolEvent>> = Mutex::new(Vec::new());
+    struct Clock;
+    impl Env for Clock {
+        type Stamp = u64;
+        fn now(&self) -> u64 {
+            NOW.load(Ordering::Relaxed)
+        }
+        fn ticks(&self, stamp: u64) -> u64 {
+            stamp
+        }
+        fn on_event(&self, event: PoolEvent) {
+            EVENTS.lock().unwrap().push(event);
+        }
+    }
+    let pool: Pool<fn(), 8, 0, Clock> = Pool::with_env(Config::new().lag_alert(100, 10), Clock);
+    pool.try_submit(|| {}).unwrap();
+    pool.try_submit(|| {}).unwrap();
+    NOW.store(500, Ordering::Relaxed);
+    assert_eq!(pool.run_pending(usize::MAX), 2);
+    assert_eq!(
+        *EVENTS.lock().unwrap(),
+        vec![
+            PoolEvent::Lagging { lag: 500 },
+            PoolEvent::LagRecovered { lag: 0 }
+        ]
+    );
+    assert!(!pool.stats().lagging);
+}

@@ -698,8 +698,16 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
                 .front
                 .store(enqueued as usize, Ordering::Relaxed);
             if self.config.lag_alert_on() {
-                // This job was the oldest queued: its wait is the lag.
-                self.look_at_lag(waited as u64);
+                // This job was the oldest queued: its wait is the lag. If
+                // it left the queue empty, no job waits any more: the lag
+                // is 0, so a drained pool recovers without another job.
+                let lagging = self.submits.lagging.load(Ordering::Relaxed) != 0;
+                let lag = if lagging && self.ring.is_empty() {
+                    0
+                } else {
+                    waited as u64
+                };
+                self.look_at_lag(lag);
             }
         }
         let submits = &*self.submits;
