@@ -633,7 +633,15 @@ def run_step(name: str, cmd: list[str], cwd: Path, env: dict, timeout: int, log:
     with open(log, "w") as out:
         out.write("+ " + " ".join(cmd) + "\n")
         out.flush()
-        rc = subprocess.run(full, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+        # Its own process group, so that a stopped campaign stops its
+        # build or test run too.
+        proc = subprocess.Popen(full, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            rc = proc.wait()
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGTERM)
+            raise
     return StepResult(name, rc, time.monotonic() - began, log)
 
 
