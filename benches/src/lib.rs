@@ -6,6 +6,7 @@
 //! the measured loop contains the contender's inlined fast path.
 
 pub mod alloc_count;
+pub mod asynch;
 pub mod context;
 pub mod counts;
 pub mod cpu;

@@ -24,7 +24,7 @@ use std::{
 };
 
 use taskring_bench::{
-    context,
+    asynch, context,
     pools::{self, ChannelPool, PoolContender, Rayon, ThreadpoolCrate},
     queues::{
         self, ArrayQueue, CbChannel, Concurrent, Heapless, MutexDeque, Padded, RawQueue,
@@ -528,6 +528,32 @@ fn pool_suite(
     rows
 }
 
+/// The async scenarios A1 and A2 (see `taskring_bench::asynch`).
+fn async_suite(s: &Settings, smoke: bool, only: &dyn Fn(&str) -> bool) -> Vec<Row> {
+    let mut rows = Vec::new();
+    if only("a1") {
+        let jobs = if smoke { 200 } else { 10_000 };
+        rows.extend(interleave(
+            "A1 spawn.await",
+            "ns/job",
+            "",
+            s.pool_rounds,
+            asynch::a1_contenders(jobs),
+        ));
+    }
+    if only("a2") {
+        let ops = if smoke { 2_048 } else { 200_000 };
+        rows.extend(interleave(
+            "A2 submit w/ room",
+            "ns/op",
+            "",
+            s.st_rounds,
+            asynch::a2_contenders(ops),
+        ));
+    }
+    rows
+}
+
 fn fmt_num(value: f64) -> String {
     if value.is_nan() {
         "–".into()
@@ -657,6 +683,17 @@ fn goals(rows: &[Row]) -> String {
     line("P3 ≤ 0.50 × rayon", ratio("P3 W=2", Rayon::NAME), |x| {
         x <= 0.5
     });
+    line(
+        "A1 spawn.await ≤ 0.50 × tokio spawn_blocking.await",
+        ratio("A1 spawn.await", asynch::A1_TOKIO),
+        |x| x <= 0.5,
+    );
+    let a2 = value("A2 submit w/ room", asynch::A2_ASYNC)
+        .zip(value("A2 submit w/ room", asynch::A2_TRY))
+        .map(|(ours, peer)| ours - peer);
+    line("A2 submit_async − try_submit ≤ 10 ns", a2, |x| {
+        x <= 10.0
+    });
     out
 }
 
@@ -729,7 +766,7 @@ fn main() {
                 settings.workers = Some(list);
             }
             "-h" | "--help" => {
-                println!("usage: taskring-bench [--smoke] [--out FILE] [--only q1,q2,q3,q4,q5,p1,p2,p3,p4,p5,p6]");
+                println!("usage: taskring-bench [--smoke] [--out FILE] [--only q1,q2,q3,q4,q5,p1,p2,p3,p4,p5,p6,a1,a2]");
                 println!("                      [--workers 1,2,4,8,16,40] [--sweep 1,2,4,8,16]");
                 println!("  --workers: worker counts for P1-P4 and P6 (default: 2; P4: 40)");
                 println!(
@@ -814,6 +851,7 @@ fn main() {
             rows.extend(streaming("Q5 2P2C", 2, 2, s));
         }
         rows.extend(pool_suite(s.workers.as_deref(), s, &only, &mut notes));
+        rows.extend(async_suite(s, smoke, &only));
     } else {
         for &threads in &sweep {
             if only("q5") {
