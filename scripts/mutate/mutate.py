@@ -673,7 +673,8 @@ def steps_for(m: Mutant | None, cfg: dict, only: list[str] | None) -> list[dict]
     if file_cfg.get("miri", cfg["campaign"].get("miri", [])):
         steps.append({"name": "miri", "kind": "miri", "filters": file_cfg.get("miri", cfg["campaign"].get("miri", []))})
     if only:
-        steps = [s for s in steps if s["kind"] in only or s["name"] in only or s["kind"] == "build"]
+        steps = [s for s in steps
+                 if s["kind"].split("-")[0] in only or s["name"] in only or s["kind"] == "build"]
     return steps
 
 
@@ -686,7 +687,8 @@ def baseline_steps(cfg: dict, only: list[str] | None) -> list[dict]:
     if camp.get("miri"):
         steps.append({"name": "miri", "kind": "miri", "filters": camp["miri"]})
     if only:
-        steps = [s for s in steps if s["kind"] in only or s["name"] in only or s["kind"] == "build"]
+        steps = [s for s in steps
+                 if s["kind"].split("-")[0] in only or s["name"] in only or s["kind"] == "build"]
     return steps
 
 
@@ -812,7 +814,9 @@ def step_verdict(r: StepResult, regex: str) -> tuple[str, str]:
         return "timeout", f"no result within the step's limit ({r.seconds:.0f}s)"
     m = re.search(regex, text)
     if m:
-        return "semantic", m.group(0)[:160]
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        line_end = text.find("\n", m.end())
+        return "semantic", text[line_start : line_end if line_end >= 0 else None].strip()[:200]
     first_error = re.search(r"^(error(\[E\d+\])?:.*)$", text, re.M)
     return "other", (first_error.group(0) if first_error else f"exit status {r.rc}")[:160]
 
@@ -942,8 +946,15 @@ def cmd_run(args, cfg) -> int:
                 print(f"  {step['name']}: rc={r.rc} {r.seconds:.0f}s", flush=True)
                 if r.rc == 0:
                     break
-                failed = failed_tests(r.log.read_text(errors="replace"))
-                if step["kind"].startswith("loom") and failed and r.rc not in (124, 137):
+                text = r.log.read_text(errors="replace")
+                failed = failed_tests(text)
+                if r.rc in (124, 137):
+                    # Too slow to finish at the baseline: the models that
+                    # were still running.
+                    done = set(re.findall(r"^test (\S+) \.\.\. ", text, re.M))
+                    failed += [t for t in re.findall(r"^test (\S+) has been running", text, re.M)
+                               if t not in done and t not in failed]
+                if step["kind"].startswith("loom") and failed:
                     # Models broken before any mutation tell nothing about
                     # a mutant: leave them out, say so, and run the rest.
                     print(f"  WARNING: loom models failing at the baseline, left out: {' '.join(failed)}", flush=True)
@@ -959,6 +970,7 @@ def cmd_run(args, cfg) -> int:
         results_path.with_suffix(".broken.txt").write_text("\n".join(broken) + "\n")
 
     failed_expectation = []
+    cs_baseline: dict[str, list[str] | None] = {}
     for n, m in enumerate(mutants, 1):
         if m.excluded:
             rows[m.id] = row_for(m, "excluded", "", m.excluded, 0, tree)
@@ -974,8 +986,24 @@ def cmd_run(args, cfg) -> int:
         try:
             path.write_text(mutated)
             for step in steps_for(m, cfg, only):
+                if step["kind"] == "loom-cs" and step["name"] not in cs_baseline:
+                    # The critical-section build has no baseline of its own
+                    # yet: run this step once on the unmutated file.
+                    path.write_text(original)
+                    cmd, env, timeout = command_for({**step, "skip": broken}, cfg, target)
+                    b = run_step(step["name"], cmd, scratch, env, timeout,
+                                 logs / f"baseline.{safe(step['name'])}.log")
+                    text = b.log.read_text(errors="replace")
+                    cs_baseline[step["name"]] = failed_tests(text) if b.rc else []
+                    if b.rc and not cs_baseline[step["name"]]:
+                        cs_baseline[step["name"]] = None  # Does not build or run at all.
+                    print(f"  baseline {step['name']}: rc={b.rc} {b.seconds:.0f}s; left out: "
+                          f"{cs_baseline[step['name']]}", flush=True)
+                    path.write_text(mutated)
+                if step["kind"] == "loom-cs" and cs_baseline[step["name"]] is None:
+                    continue
                 if step["kind"].startswith("loom"):
-                    step = {**step, "skip": step.get("skip", []) + broken}
+                    step = {**step, "skip": step.get("skip", []) + broken + (cs_baseline.get(step["name"]) or [])}
                 log = logs / f"{safe(m.id)}.{safe(step['name'])}.log"
                 if step["kind"] == "rc11":
                     r = run_rc11(m, log)
@@ -1104,9 +1132,34 @@ def cmd_litmus(args, cfg) -> int:
 
 
 def cmd_report(args, cfg) -> int:
-    rows = load_results(Path(args.results))
-    print(markdown(list(rows.values())), end="")
+    """Merges result CSVs (later files win for the same mutant), adds the
+    justifications of justified.toml to survivors, writes the merged CSV
+    (--merge) and prints the markdown tables."""
+    rows: dict[str, dict] = {}
+    for path in args.results or [str(HERE / "results" / "latest.csv")]:
+        rows.update(load_results(Path(path)))
+    justified = load_justified()
+    for row in rows.values():
+        key = id_key(row["id"])
+        if row["outcome"] == "survived" and key in justified:
+            row["outcome"] = "survived-justified"
+            row["report"] = justified[key]
+    order = sorted(rows, key=lambda i: (rows[i]["file"], int(rows[i]["line"] or 0), i))
+    if args.merge:
+        write_results(Path(args.merge), rows, order)
+    print(markdown([rows[i] for i in order]), end="")
     return 0
+
+
+def load_justified() -> dict[str, str]:
+    """id (without its line) -> the one-line reason a survivor is fine;
+    docs/mutation.md has the argument."""
+    path = HERE / "justified.toml"
+    if not path.exists():
+        return {}
+    with open(path, "rb") as f:
+        entries = tomllib.load(f).get("justified", [])
+    return {id_key(e["id"]): e["why"] for e in entries}
 
 
 def main() -> int:
@@ -1143,7 +1196,8 @@ def main() -> int:
             s.add_argument("--expect-killed", action="store_true", help="fail unless every mutant is killed semantically")
     sub.add_parser("litmus", help="check litmus.toml against the code and print RC11 verdicts")
     r = sub.add_parser("report")
-    r.add_argument("--results", default=str(HERE / "results" / "latest.csv"))
+    r.add_argument("--results", action="append", help="a result CSV (repeatable; later ones win)")
+    r.add_argument("--merge", help="write the merged CSV here")
     args = p.parse_args()
     if getattr(args, "overlay", None) is None and args.cmd == "run":
         args.overlay = camp.get("overlay", [])
