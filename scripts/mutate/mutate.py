@@ -835,8 +835,8 @@ def classify(results: list[StepResult], regex: str) -> tuple[str, str, str]:
 
 # === Results ===
 
-FIELDS = ["id", "file", "line", "function", "kind", "op", "original", "weakened", "tags", "outcome", "decided_by",
-          "report", "seconds", "tree", "when"]
+FIELDS = ["id", "anchor", "file", "line", "function", "kind", "op", "original", "weakened", "tags", "outcome",
+          "decided_by", "report", "seconds", "tree", "when"]
 
 
 def load_results(path: Path) -> dict[str, dict]:
@@ -902,7 +902,9 @@ def cmd_list(args, cfg) -> int:
     for m in mutants:
         flag = f"  [excluded: {m.excluded}]" if m.excluded else ""
         tags = f" {{{','.join(m.tags)}}}" if m.tags else ""
-        print(f"{m.id:58} {m.function:24} {m.op} {m.original} -> {m.weakened}{tags}{flag}")
+        print(f"{m.id:58} {m.op} {m.original} -> {m.weakened}{tags}{flag}")
+        if args.verbose:
+            print(f"    key: {mutant_key(m)}")
     live = [m for m in mutants if not m.excluded]
     print(f"\n{len(mutants)} mutants, {len(live)} to run, {len(mutants) - len(live)} excluded", file=sys.stderr)
     if args.verbose:
@@ -1041,7 +1043,7 @@ def cmd_run(args, cfg) -> int:
 
 def row_for(m: Mutant, outcome: str, by: str, report: str, seconds: float, tree: str) -> dict:
     return {
-        "id": m.id, "file": m.file, "line": m.line, "function": m.function, "kind": m.kind, "op": m.op,
+        "id": m.id, "anchor": m.anchor, "file": m.file, "line": m.line, "function": m.function, "kind": m.kind, "op": m.op,
         "original": m.original, "weakened": m.weakened, "tags": " ".join(m.tags), "outcome": outcome,
         "decided_by": by, "report": report, "seconds": f"{seconds:.0f}", "tree": tree,
         "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
@@ -1062,7 +1064,8 @@ def sample(mutants: list[Mutant], count: int, args, cfg) -> list[Mutant]:
     killed = {i for i, r in expected.items() if r["outcome"] == "killed-semantic"
               and (r["decided_by"] == "rc11" or (r["decided_by"].startswith("loom")
                                                   and not r["decided_by"].endswith(":rest")))}
-    pool = [m for m in mutants if not m.excluded and id_key(m.id) in {id_key(k) for k in killed}]
+    killed_keys = {row_key(expected[i]) for i in killed}
+    pool = [m for m in mutants if not m.excluded and mutant_key(m) in killed_keys]
     if not pool:
         return []
     changed: set[str] = set()
@@ -1088,10 +1091,18 @@ def sample(mutants: list[Mutant], count: int, args, cfg) -> list[Mutant]:
     return chosen[:count]
 
 
-def id_key(mid: str) -> str:
-    """A mutant id without its line number, which moves as the file is
-    edited: file, kind, ordering change and the occurrence counter."""
-    return re.sub(r":\d+:", ":", mid)
+def key_of(anchor: str, original: str, weakened: str) -> str:
+    """A mutant's identity that survives edits elsewhere in its file: its
+    site's anchor and the weakening."""
+    return f"{anchor} {original}->{weakened}"
+
+
+def row_key(row: dict) -> str:
+    return key_of(row.get("anchor", ""), row["original"], row["weakened"])
+
+
+def mutant_key(m: Mutant) -> str:
+    return key_of(m.anchor, m.original, m.weakened)
 
 
 def cmd_litmus(args, cfg) -> int:
@@ -1139,8 +1150,13 @@ def cmd_report(args, cfg) -> int:
     for path in args.results or [str(HERE / "results" / "latest.csv")]:
         rows.update(load_results(Path(path)))
     justified = load_justified()
+    # Rows written before the anchor column: take it from the current tree.
+    by_id = {m.id: m for m in enumerate_mutants(ROOT, cfg)[0]}
     for row in rows.values():
-        key = id_key(row["id"])
+        if not row.get("anchor") and row["id"] in by_id:
+            row["anchor"] = by_id[row["id"]].anchor
+    for row in rows.values():
+        key = row_key(row)
         if row["outcome"] == "survived" and key in justified:
             row["outcome"] = "survived-justified"
             row["report"] = justified[key]
@@ -1152,14 +1168,14 @@ def cmd_report(args, cfg) -> int:
 
 
 def load_justified() -> dict[str, str]:
-    """id (without its line) -> the one-line reason a survivor is fine;
-    docs/mutation.md has the argument."""
+    """mutant key (`anchor original->weakened`) -> the one-line reason a
+    survivor is fine; docs/mutation.md has the argument."""
     path = HERE / "justified.toml"
     if not path.exists():
         return {}
     with open(path, "rb") as f:
         entries = tomllib.load(f).get("justified", [])
-    return {id_key(e["id"]): e["why"] for e in entries}
+    return {e["mutant"]: e["why"] for e in entries}
 
 
 def main() -> int:
