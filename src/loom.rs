@@ -98,7 +98,7 @@ pub(crate) fn load_sc(atomic: &AtomicUsize) -> usize {
 
 #[cfg(not(loom))]
 mod real {
-    pub(crate) use core::sync::atomic::{fence, AtomicUsize, Ordering};
+    pub(crate) use core::sync::atomic::{fence, AtomicU8, AtomicUsize, Ordering};
 
     /// How many times one `try_*` call may lose a claim race (a failed
     /// compare-and-swap, each meaning another operation claimed first) before
@@ -208,7 +208,7 @@ mod real {
 mod model {
     pub(crate) use loom::{
         cell::UnsafeCell,
-        sync::atomic::{fence, AtomicUsize, Ordering},
+        sync::atomic::{fence, AtomicU8, AtomicUsize, Ordering},
     };
 
     /// Shrunk under loom so that a lost claim race is explored cheaply.

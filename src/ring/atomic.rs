@@ -3,10 +3,12 @@
 //! The algorithm and its orderings are narrated in the
 //! [parent module](super).
 
-use super::{Rejected, Ring, CLOSED, LEN_ATTEMPTS, POSITION_MASK};
+use core::mem::{ManuallyDrop, MaybeUninit};
+
+use super::{Rejected, Ring, CLOSED, HEAD, LEN_ATTEMPTS, POSITION_MASK, TAIL};
 use crate::{
     error::PopError,
-    loom::{load_latest, Ordering},
+    loom::{fence, load_latest, Ordering},
     ring::MAX_CLAIM_ATTEMPTS,
 };
 
@@ -30,16 +32,7 @@ impl<T, const N: usize> Ring<T, N> {
         // it (they form one release sequence of RMWs on `tail`), so what
         // those pushers did first (the pool's submit count) is visible
         // after the close. Every claim is ordered before or after this RMW.
-        self.tail.fetch_or(CLOSED, Ordering::Acquire);
-    }
-
-    /// Signed distance from position `b` to position `a`, correct across
-    /// wrap-around of positions (which live below the closed mark).
-    #[inline(always)]
-    const fn distance(a: usize, b: usize) -> isize {
-        // Shifting out the closed-mark bit makes the subtraction modulo
-        // 2^(BITS - 1); the arithmetic shift restores the magnitude.
-        (a.wrapping_sub(b) << 1) as isize >> 1
+        self.tail().fetch_or(CLOSED, Ordering::Acquire);
     }
 
     /// `(head, tail)` for [`len`](Self::len): a consistent pair, read as
@@ -58,7 +51,7 @@ impl<T, const N: usize> Ring<T, N> {
         // `t - 1` saw its slot freed by the `Release` free of the pop a lap
         // before, whose claim CAS on `head` came first; so `head` read
         // after this load is at least `t - N`.
-        let mut tail = self.tail.load(Ordering::Acquire);
+        let mut tail = self.tail().load(Ordering::Acquire);
         let mut attempt = 1;
         loop {
             // Acquire: pairs with the claim CAS on `head` (the `Release`
@@ -66,8 +59,8 @@ impl<T, const N: usize> Ring<T, N> {
             // saw the `Release` publish of the push at `h - 1`, which came
             // after that push's claim CAS on `tail`; so the reread of
             // `tail` below is at least `h`.
-            let head = self.head.load(Ordering::Acquire);
-            let again = self.tail.load(Ordering::Acquire);
+            let head = self.head().load(Ordering::Acquire);
+            let again = self.tail().load(Ordering::Acquire);
             // Positions only grow (modulo the ABA horizon of the module
             // docs), so an equal value means `tail` did not move.
             if again == tail || attempt == LEN_ATTEMPTS {
@@ -102,7 +95,7 @@ impl<T, const N: usize> Ring<T, N> {
             // `head` before it: so `claimed + 1 - head` is at most the
             // number of positions claimed by pushes and not yet by pops at
             // that point. (On x86-64 a `SeqCst` load is a plain load.)
-            let head = self.head.load(Ordering::SeqCst);
+            let head = self.head().load(Ordering::SeqCst);
             Self::items_between(head, Self::next(claimed)).max(1)
         })
     }
@@ -121,152 +114,248 @@ impl<T, const N: usize> Ring<T, N> {
         // Relaxed: read before `head`, a stale `tail` can only make the
         // ring look less full (a spurious `true`), never full when it is
         // not.
-        let tail = self.tail.load(Ordering::Relaxed);
+        let tail = self.tail().load(Ordering::Relaxed);
         if tail & CLOSED != 0 {
             return false;
         }
         // The `SeqCst` fence and load of the full check: pairs with the
         // `SeqCst` claim CAS on `head` of every pop (see the orderings table).
-        let head = load_latest(&self.head);
+        let head = load_latest(self.head());
         Self::items_between(head, tail) < N
+    }
+
+    /// Claims the next position at one end of the ring: at `tail`
+    /// ([`TAIL`]) the position a push writes, at `head` ([`HEAD`]) the one a
+    /// pop reads. Both operations share this loop; they differ only in which
+    /// counter they move, which stamp says "ready", and which edge (`Full`,
+    /// `Empty`) the other counter reveals.
+    ///
+    /// Returns the position, or a refusal ([`REFUSED_EDGE`],
+    /// [`REFUSED_BUSY`], [`REFUSED_CLOSED`], which carry the closed mark
+    /// that no position has), in one word. On success the
+    /// slot is ready: for a push free for this lap and its previous value
+    /// moved out; for a pop holding the value pushed at that position,
+    /// visible to this thread.
+    #[inline(always)]
+    fn claim(&self, end: usize) -> usize {
+        let end = end & 1;
+        let own = &*self.counters[end];
+        let other = &*self.counters[end ^ 1];
+        // The stamp, relative to "free for this lap", that lets this end
+        // claim: "holds a value" for a pop, "free" for a push.
+        let ready = (end as u8) * Self::STAMP_STEP;
+        // How far our counter is from the other one when the ring is full
+        // (push: one lap) or empty (pop: 0).
+        let edge = (end ^ 1) << Self::LAP_SHIFT;
+        let mut attempts = MAX_CLAIM_ATTEMPTS;
+        loop {
+            hook!(self, Attempt);
+            // Acquire: pairs with the claim CAS on this counter of every
+            // operation before (a release; all writes to `head` and `tail`
+            // are read-modify-writes, so one release sequence reaches the
+            // value read), among them the one a lap before ours on the same
+            // slot, which read the slot's stamp as ready for it. So the
+            // stamp load below reads that stamp or a later one: one of the
+            // three of the previous and this lap that `behind` tells apart,
+            // never an older one that a one-byte stamp would confuse with
+            // them.
+            let position = own.load(Ordering::Acquire);
+            if position & CLOSED != 0 {
+                // Only `tail` carries the mark.
+                return REFUSED_CLOSED;
+            }
+            let (stamp, _) = self.slot(position);
+            // Relaxed: the `Acquire` fence after a successful claim orders
+            // it; the other outcomes read no data.
+            let seen = stamp.load(Ordering::Relaxed);
+            let behind = Self::free_stamp(position)
+                .wrapping_add(ready)
+                .wrapping_sub(seen);
+            if behind == 0 {
+                // Fast path: the slot is ready for this lap. Claim
+                // `position`.
+                // SeqCst on success: pairs with the `SeqCst` fence before
+                // the other end's full or empty check (`load_latest`), so
+                // an operation that looks after this claim sees it and
+                // never reports a false `Full` or `Empty`. As a release, a
+                // push's claim also pairs with the `Acquire` in `close`
+                // (through the release sequence of RMWs on `tail`), so what
+                // the caller did before the push (the pool's submit count)
+                // happens before a later close. The data itself is ordered
+                // by the stamps. Relaxed on failure: the next iteration
+                // reads the counter again.
+                match own.compare_exchange_weak(
+                    position,
+                    Self::next(position),
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        // Acquire: with the stamp load above, pairs with the
+                        // `Release` stamp store that made the slot ready
+                        // (a pop's free for a push, so the old value was
+                        // moved out before we write; a push's publish for a
+                        // pop, so its value is visible before we read).
+                        fence(Ordering::Acquire);
+                        return position;
+                    }
+                    // A spurious failure of the weak CAS (on load-linked /
+                    // store-conditional cores, an interrupt between the
+                    // two): try again without counting it, as a strong CAS
+                    // retries inside itself.
+                    Err(current) if current == position => continue,
+                    // Another operation at this end claimed `position`
+                    // first.
+                    Err(_) => {}
+                }
+            } else if behind <= 2 * Self::STAMP_STEP {
+                // The slot is one or two steps behind: still in the
+                // previous lap (push: the value there was not popped, or
+                // that lap's push or pop is in flight; pop: this lap's push
+                // has not published, or the previous pop is in flight).
+                // Read the latest other counter, which a plain load need
+                // not see.
+                let latest = load_latest(other);
+                if latest.wrapping_add(edge) & POSITION_MASK == position {
+                    return REFUSED_EDGE;
+                }
+                // Relaxed: an unchanged counter means no operation at this
+                // end claimed a position meanwhile, so the operation on
+                // this slot is in flight.
+                if own.load(Ordering::Relaxed) == position {
+                    return REFUSED_BUSY;
+                }
+            }
+            // Otherwise another operation at this end already used
+            // `position`.
+            attempts -= 1;
+            if attempts == 0 {
+                return REFUSED_BUSY;
+            }
+        }
+    }
+
+    /// One whole push (at [`TAIL`]) or pop (at [`HEAD`]): claims a
+    /// position with [`claim`](Self::claim), moves the value from `buffer`
+    /// into its slot (push) or out of the slot into `buffer` (pop), and
+    /// hands the slot on by storing its next stamp. Returns the position,
+    /// or `claim`'s refusal, in which case `buffer` is untouched.
+    ///
+    /// Both directions are one function, so that on bare-metal targets,
+    /// where it is out of line, push and pop share one copy of it in flash.
+    /// Elsewhere it is inlined and `end` is a constant.
+    ///
+    /// # Safety
+    ///
+    /// At `TAIL`, `buffer` points to an initialized `T` that the call moves
+    /// out of when it returns a position (the caller must then forget it).
+    /// At `HEAD`, `buffer` is valid for a write of one `T`, which the call
+    /// initializes when it returns a position.
+    #[cfg_attr(
+        any(
+            taskring_compact,
+            all(target_os = "none", not(feature = "cache-padded"))
+        ),
+        inline(never)
+    )]
+    #[cfg_attr(
+        not(any(
+            taskring_compact,
+            all(target_os = "none", not(feature = "cache-padded"))
+        )),
+        inline(always)
+    )]
+    unsafe fn transfer(&self, end: usize, buffer: *mut T) -> usize {
+        let position = self.claim(end);
+        if position & CLOSED != 0 {
+            return position;
+        }
+        let (stamp, cell) = self.slot(position);
+        if end == TAIL {
+            hook!(self, PushClaimed);
+            // SAFETY: The caller guarantees that `buffer` holds a `T` for
+            // us to move out.
+            let value = unsafe { buffer.read() };
+            // SAFETY: `claim` claimed `position` at the tail: its slot is
+            // free and its previous value was moved out, no other push can
+            // claim the same position, and no pop touches the slot until
+            // the stamp below says full.
+            unsafe { cell.write(value) };
+        } else {
+            hook!(self, PopClaimed);
+            // SAFETY: `claim` claimed `position` at the head: its slot holds
+            // the value pushed there, visible to this thread, and no other
+            // pop can claim it.
+            let value = unsafe { cell.read() };
+            // SAFETY: The caller guarantees that `buffer` is valid for the
+            // write.
+            unsafe { buffer.write(value) };
+        }
+        // The stamp after the one `claim` waited for: "holds a value" after
+        // "free" (push), "free for the next lap" after "holds a value" (pop).
+        let ready = (end as u8) * Self::STAMP_STEP;
+        let next = Self::free_stamp(position)
+            .wrapping_add(ready)
+            .wrapping_add(Self::STAMP_STEP);
+        if end == TAIL {
+            // PUBLISH (Release): pairs with the `Acquire` fence after a
+            // pop's claim, so the write above is visible to the pop that
+            // claims this value.
+            stamp.store(next, PUBLISH);
+        } else {
+            // Release: pairs with the `Acquire` fence after the claim of
+            // the push a lap later, so our read happens before the next
+            // write.
+            stamp.store(next, Ordering::Release);
+        }
+        position
     }
 
     /// The push algorithm; on success, calls `then` with the position the
     /// push claimed, after publishing the value.
     #[inline(always)]
     fn push_then<R>(&self, value: T, then: impl FnOnce(usize) -> R) -> Result<R, Rejected<T>> {
-        // Relaxed: only a guess at the position; the stamp decides.
-        let mut tail = self.tail.load(Ordering::Relaxed);
-        for _ in 0..MAX_CLAIM_ATTEMPTS {
-            hook!(self, Attempt);
-            let slot = self.slot(tail);
-            // Acquire: pairs with the `Release` in `pop` that freed this
-            // slot, so the previous value was moved out before we write.
-            let stamp = slot.stamp.load(Ordering::Acquire);
-            // Fast path: the slot is free for this lap. (A stamp never
-            // carries the closed mark, so a closed tail never matches.)
-            if stamp == tail {
-                // Claim position `tail`.
-                // SeqCst on success, for two pairings: (1) with the `SeqCst`
-                // fence before a pop's empty check (`load_latest`), so that
-                // a pop which looks after this claim sees the new tail and
-                // never reports a false `Empty`; (2) as a release, with the
-                // `Acquire` in `close` (through the release sequence of RMWs
-                // on `tail`), so what the caller did before this push (the
-                // pool's submit count) happens before a later close. The
-                // data itself is ordered by the stamps. Relaxed on failure:
-                // we only retry.
-                match self.tail.compare_exchange(
-                    tail,
-                    Self::next(tail),
-                    Ordering::SeqCst,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => {
-                        hook!(self, PushClaimed);
-                        // SAFETY: Winning the CAS from `tail` claimed the
-                        // slot for position `tail`: its stamp said free, no
-                        // other push can claim the same position, and no pop
-                        // touches it until the stamp below says full.
-                        unsafe { slot.write(value) };
-                        // PUBLISH (Release): pairs with the `Acquire` stamp
-                        // load in `pop`, so the write above is visible
-                        // to the pop that claims this value.
-                        slot.stamp.store(tail.wrapping_add(1), PUBLISH);
-                        return Ok(then(tail));
-                    }
-                    // Another push claimed `tail` first (or the ring was
-                    // closed); retry at the tail it saw.
-                    Err(current) => tail = current,
-                }
-                continue;
-            }
-            if tail & CLOSED != 0 {
-                return Err(Rejected::Closed(value));
-            }
-            if Self::distance(stamp, tail) < 0 {
-                // The slot is still in the previous lap: unpopped (maybe
-                // full), or an operation of that lap is in flight on it.
-                // Read the latest `head`, which a plain load need not see.
-                let head = load_latest(&self.head);
-                if head.wrapping_add(Self::ONE_LAP) & POSITION_MASK == tail {
-                    return Err(Rejected::Full(value));
-                }
-                let current = self.tail.load(Ordering::Relaxed);
-                if current == tail {
-                    return Err(Rejected::Busy(value));
-                }
-                tail = current;
-            } else {
-                // Another push already used position `tail`.
-                tail = self.tail.load(Ordering::Relaxed);
-            }
+        let mut value = ManuallyDrop::new(value);
+        // SAFETY: `value` is an initialized `T`, and it is forgotten (a
+        // `ManuallyDrop`) unless the push refuses and leaves it alone.
+        let position = unsafe { self.transfer(TAIL, &mut *value) };
+        if position & CLOSED == 0 {
+            return Ok(then(position));
         }
-        Err(Rejected::Busy(value))
+        let value = ManuallyDrop::into_inner(value);
+        Err(match position {
+            REFUSED_EDGE => Rejected::Full(value),
+            REFUSED_CLOSED => Rejected::Closed(value),
+            _ => Rejected::Busy(value),
+        })
     }
 
     /// The pop algorithm (see the module docs), behind
     /// [`try_pop`](Self::try_pop).
     #[inline]
     pub(super) fn pop(&self) -> Result<T, PopError> {
-        // Relaxed: only a guess at the position; the stamp decides.
-        let mut head = self.head.load(Ordering::Relaxed);
-        for _ in 0..MAX_CLAIM_ATTEMPTS {
-            hook!(self, Attempt);
-            let slot = self.slot(head);
-            // Acquire: pairs with the `Release` publish in `push`, so
-            // the value it wrote is visible before we read it.
-            let stamp = slot.stamp.load(Ordering::Acquire);
-            // Fast path: published for this lap.
-            if stamp == head.wrapping_add(1) {
-                // Claim position `head`.
-                // SeqCst on success: pairs with the `SeqCst` fence before a
-                // push's full check (`load_latest`), so a push that looks
-                // after this claim sees the new head and never reports a
-                // false `Full`. Relaxed on failure: we only retry.
-                match self.head.compare_exchange(
-                    head,
-                    Self::next(head),
-                    Ordering::SeqCst,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => {
-                        hook!(self, PopClaimed);
-                        // SAFETY: Winning the CAS from `head` claimed the
-                        // value at position `head`: the stamp (loaded with
-                        // `Acquire`, pairing with the publish) said it is
-                        // initialized, and no other pop can claim it.
-                        let value = unsafe { slot.read() };
-                        // Release: pairs with the `Acquire` stamp load in
-                        // `push` a lap later, so our read happens before
-                        // the next write.
-                        let freed = head.wrapping_add(Self::ONE_LAP) & POSITION_MASK;
-                        slot.stamp.store(freed, Ordering::Release);
-                        return Ok(value);
-                    }
-                    // Another pop claimed `head` first; retry at its head.
-                    Err(current) => head = current,
-                }
-                continue;
-            }
-            if Self::distance(stamp, head.wrapping_add(1)) < 0 {
-                // Not published for this lap: empty, or a push of this lap
-                // (or a pop of the previous lap) is in flight on the slot.
-                // Read the latest `tail`, which a plain load need not see.
-                let tail = load_latest(&self.tail);
-                if tail & POSITION_MASK == head {
-                    return Err(PopError::Empty);
-                }
-                let current = self.head.load(Ordering::Relaxed);
-                if current == head {
-                    return Err(PopError::Busy);
-                }
-                head = current;
-            } else {
-                // Another pop already took position `head`.
-                head = self.head.load(Ordering::Relaxed);
-            }
+        let mut value = MaybeUninit::<T>::uninit();
+        // SAFETY: `value` is valid for a write of one `T`.
+        let position = unsafe { self.transfer(HEAD, value.as_mut_ptr()) };
+        if position & CLOSED == 0 {
+            // SAFETY: `transfer` returned a position, so it initialized
+            // `value`.
+            return Ok(unsafe { value.assume_init() });
         }
-        Err(PopError::Busy)
+        if position == REFUSED_EDGE {
+            Err(PopError::Empty)
+        } else {
+            // `head` never carries the closed mark: `Busy`.
+            Err(PopError::Busy)
+        }
     }
 }
+
+/// [`claim`](Ring::claim)'s answers other than a position: the ring was full (at
+/// the tail) or empty (at the head).
+const REFUSED_EDGE: usize = CLOSED;
+/// Another operation was in flight on the slot, or the claim race was lost
+/// [`MAX_CLAIM_ATTEMPTS`] times.
+const REFUSED_BUSY: usize = CLOSED | CLOSED >> 1;
+/// The ring was closed (only at the tail).
+const REFUSED_CLOSED: usize = CLOSED | CLOSED >> 2;

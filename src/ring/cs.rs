@@ -38,8 +38,8 @@ impl<T, const N: usize> Ring<T, N> {
     pub(crate) fn close(&self) {
         critical(|cs| {
             // Relaxed: ordered by the critical section.
-            let tail = self.tail.load(Ordering::Relaxed);
-            self.tail.store_in(tail | CLOSED, Ordering::Relaxed, cs);
+            let tail = self.tail().load(Ordering::Relaxed);
+            self.tail().store_in(tail | CLOSED, Ordering::Relaxed, cs);
         });
     }
 
@@ -52,17 +52,20 @@ impl<T, const N: usize> Ring<T, N> {
         critical(|_| {
             // Relaxed: ordered by the critical section.
             (
-                self.head.load(Ordering::Relaxed),
-                self.tail.load(Ordering::Relaxed),
+                self.head().load(Ordering::Relaxed),
+                self.tail().load(Ordering::Relaxed),
             )
         })
     }
 
     /// The push algorithm: the CAS backend's single iteration, in one
-    /// critical section; behind [`try_push`](Self::try_push).
+    /// critical section; behind [`try_push`](Self::try_push), for a ring
+    /// that is never closed (any ring but a pool's, which pushes with
+    /// [`push_depth`](Self::push_depth)): it never looks for the closed
+    /// mark.
     #[inline]
     pub(crate) fn push(&self, value: T) -> Result<(), Rejected<T>> {
-        self.push_then(value, |_| ())
+        self.push_then::<false, _>(value, |_| ())
     }
 
     /// [`push`](Self::push), and on success the queue depth just after it,
@@ -71,10 +74,10 @@ impl<T, const N: usize> Ring<T, N> {
     #[allow(dead_code)] // Used by the pool.
     #[inline]
     pub(crate) fn push_depth(&self, value: T) -> Result<usize, Rejected<T>> {
-        self.push_then(value, |claimed| {
+        self.push_then::<true, _>(value, |claimed| {
             // Relaxed: inside the push's critical section (`push_then`
             // calls this closure there), which orders it.
-            let head = self.head.load(Ordering::Relaxed);
+            let head = self.head().load(Ordering::Relaxed);
             Self::items_between(head, Self::next(claimed)).max(1)
         })
     }
@@ -88,27 +91,34 @@ impl<T, const N: usize> Ring<T, N> {
     pub(crate) fn has_room(&self) -> bool {
         critical(|_| {
             // Relaxed, here and below: ordered by the critical section.
-            let tail = self.tail.load(Ordering::Relaxed);
-            tail & CLOSED == 0 && Self::items_between(self.head.load(Ordering::Relaxed), tail) < N
+            let tail = self.tail().load(Ordering::Relaxed);
+            tail & CLOSED == 0 && Self::items_between(self.head().load(Ordering::Relaxed), tail) < N
         })
     }
 
     /// The push algorithm; on success, calls `then` with the position the
     /// push claimed, inside the critical section, after publishing the
-    /// value.
+    /// value. `CLOSABLE` is false only for rings that are never closed.
     #[inline(always)]
-    fn push_then<R>(&self, value: T, then: impl FnOnce(usize) -> R) -> Result<R, Rejected<T>> {
+    fn push_then<const CLOSABLE: bool, R>(
+        &self,
+        value: T,
+        then: impl FnOnce(usize) -> R,
+    ) -> Result<R, Rejected<T>> {
         critical(|cs| {
             hook!(self, Attempt);
             // Relaxed, here and below: ordered by the critical section.
-            let tail = self.tail.load(Ordering::Relaxed);
-            if tail & CLOSED != 0 {
+            let tail = self.tail().load(Ordering::Relaxed);
+            if CLOSABLE && tail & CLOSED != 0 {
                 return Err(Rejected::Closed(value));
             }
-            let slot = self.slot(tail);
-            if slot.stamp.load(Ordering::Relaxed) == tail {
+            debug_assert!(tail & CLOSED == 0, "this is a bug in taskring");
+            let (stamp, cell) = self.slot(tail);
+            let free = Self::free_stamp(tail);
+            if stamp.load(Ordering::Relaxed) == free {
                 // Free for this lap: claim position `tail`.
-                self.tail.store_in(Self::next(tail), Ordering::Relaxed, cs);
+                self.tail()
+                    .store_in(Self::next(tail), Ordering::Relaxed, cs);
                 // Inside the critical section: no interrupt handler or other
                 // core can run between this point and the publish below.
                 // Only a test hook that re-enters the ring sees the claim.
@@ -118,12 +128,13 @@ impl<T, const N: usize> Ring<T, N> {
                 // critical section: no other push can claim the position,
                 // and no pop touches the slot until the stamp below says
                 // full.
-                unsafe { slot.write(value) };
-                slot.stamp
-                    .store_in(tail.wrapping_add(1), Ordering::Relaxed, cs);
+                unsafe { cell.write(value) };
+                // A plain store: stamps are only touched inside critical
+                // sections, so no read-modify-write can interleave with it.
+                stamp.store(free.wrapping_add(Self::STAMP_STEP), Ordering::Relaxed);
                 return Ok(then(tail));
             }
-            let head = self.head.load(Ordering::Relaxed);
+            let head = self.head().load(Ordering::Relaxed);
             if head.wrapping_add(Self::ONE_LAP) & POSITION_MASK == tail {
                 Err(Rejected::Full(value))
             } else {
@@ -141,11 +152,13 @@ impl<T, const N: usize> Ring<T, N> {
         critical(|cs| {
             hook!(self, Attempt);
             // Relaxed, here and below: ordered by the critical section.
-            let head = self.head.load(Ordering::Relaxed);
-            let slot = self.slot(head);
-            if slot.stamp.load(Ordering::Relaxed) == head.wrapping_add(1) {
+            let head = self.head().load(Ordering::Relaxed);
+            let (stamp, cell) = self.slot(head);
+            let full = Self::free_stamp(head).wrapping_add(Self::STAMP_STEP);
+            if stamp.load(Ordering::Relaxed) == full {
                 // Published for this lap: claim position `head`.
-                self.head.store_in(Self::next(head), Ordering::Relaxed, cs);
+                self.head()
+                    .store_in(Self::next(head), Ordering::Relaxed, cs);
                 // Inside the critical section, as in `push`: nothing but a
                 // re-entering test hook runs between here and the free.
                 hook!(self, PopClaimed);
@@ -155,12 +168,12 @@ impl<T, const N: usize> Ring<T, N> {
                 // while holding the critical section, so no other pop can
                 // claim it, and no push touches it until the stamp below
                 // says free.
-                let value = unsafe { slot.read() };
-                let freed = head.wrapping_add(Self::ONE_LAP) & POSITION_MASK;
-                slot.stamp.store_in(freed, Ordering::Relaxed, cs);
+                let value = unsafe { cell.read() };
+                // A plain store, as in `push`.
+                stamp.store(full.wrapping_add(Self::STAMP_STEP), Ordering::Relaxed);
                 return Ok(value);
             }
-            if self.tail.load(Ordering::Relaxed) & POSITION_MASK == head {
+            if self.tail().load(Ordering::Relaxed) & POSITION_MASK == head {
                 Err(PopError::Empty)
             } else {
                 // Only when a test hook re-entered the ring from inside an

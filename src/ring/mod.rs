@@ -17,63 +17,73 @@
 //! slot afterwards; positions themselves wrap around below it.
 //!
 //! ```text
-//!   tail:             [ closed |        lap        |  index  ]
-//!   head, stamps:     [   0    |        lap        |  index  ]
-//!                       1 bit    usize::BITS - 1 - log2(ONE_LAP)   log2(ONE_LAP) bits
-//!   ONE_LAP = (N + 1).next_power_of_two()
+//!   tail:   [ closed |        lap        |  index  ]
+//!   head:   [   0    |        lap        |  index  ]
+//!             1 bit    usize::BITS - 1 - log2(ONE_LAP)   log2(ONE_LAP) bits
+//!   ONE_LAP = N.next_power_of_two()
 //! ```
 //!
 //! Stepping a position increments the index, or, at index `N - 1`, clears it
-//! and adds `ONE_LAP` to the lap. No division is needed for any `N`, which
-//! matters on cores without a hardware divider. `ONE_LAP > N` leaves at least
-//! one unused index, so `head == tail` (empty) and `head + ONE_LAP == tail`
-//! (full) are distinct.
+//! and adds `ONE_LAP` to the lap; when `N` is a power of two that is one
+//! addition. No division is needed for any `N`, which matters on cores
+//! without a hardware divider. `head == tail` means empty and
+//! `head + ONE_LAP == tail` means full.
 //!
-//! Each slot carries a *stamp* in the same encoding, which tells what the
-//! slot is ready for:
+//! Each slot carries a one-byte *stamp*, which tells what the slot is ready
+//! for. It needs no index (each slot has its own) and only the low bits of
+//! the lap: `2 * lap`, plus one while the slot holds a value, modulo 256.
+//! (When a position has fewer than seven lap bits, capacities near
+//! [`MAX_CAPACITY`], the stamp keeps them all, at the top of the byte, so
+//! that it wraps around with the positions.)
 //!
-//! | stamp of the slot at position `p`'s index | meaning |
+//! | stamp of the slot of position `p` (lap `L`) | meaning |
 //! |---|---|
-//! | `p` | free: ready for the push at position `p` |
-//! | `p + 1` | holds the value pushed at `p`: ready for the pop at `p` |
-//! | `p + ONE_LAP` | popped: ready for the push at the next lap |
+//! | `2L` | free: ready for the push at position `p` |
+//! | `2L + 1` | holds the value pushed at `p`: ready for the pop at `p` |
+//! | `2L + 2` | popped: free for the push at the next lap |
+//!
+//! A push or pop reads its counter, then the stamp of its slot, which is
+//! then always one of three consecutive stamps (see the orderings below):
+//! ready for it, or one or two steps behind. Those never collide modulo
+//! 256, so one byte tells them apart exactly.
 //!
 //! ## Push at position `t = tail`
 //!
-//! 1. Load the slot's stamp `s` (`Acquire`).
-//! 2. `s == t`, the fast path: the slot is free. Claim position `t` by
-//!    moving `tail` from `t` to `t + 1` with a compare-and-swap. On success,
-//!    write the value and *publish* it by storing `t + 1` into the stamp
-//!    (`Release`). On failure, another push claimed `t` first: retry with
-//!    the tail it saw. A stamp never carries the closed mark, so a closed
-//!    `tail` never takes this path.
-//! 3. If `tail` carries the closed mark, the ring is closed: give up.
-//!    Otherwise compare `s` with `t` as a signed difference of positions,
-//!    which is correct across wrap-around.
-//! 4. `s > t`: our `tail` was stale; another push already used `t`. Reload
-//!    and retry.
-//! 5. `s < t`: the slot still belongs to the previous lap. Either its value
-//!    is unpopped (the ring may be full), or a previous-lap push or pop on it
-//!    is in flight. Read the latest `head` (a `SeqCst` fence, then a load):
-//!    if `head + ONE_LAP == t` the ring held `N` items, so return `Full`.
-//!    Otherwise, if `tail` has not moved, another context is mid-operation
-//!    on this slot: return `Busy`. If it has moved, retry.
+//! 1. Load `tail` (`Acquire`). If it carries the closed mark, the ring is
+//!    closed: give up. Load the slot's stamp `s`.
+//! 2. `s == 2L`, the fast path: the slot is free. Claim position `t` by
+//!    moving `tail` from `t` to the next position with a compare-and-swap.
+//!    On success, write the value and *publish* it by storing `2L + 1`
+//!    into the stamp (`Release`). On failure, another push claimed `t`
+//!    first: retry.
+//! 3. `s` one or two steps behind: the slot still belongs to the previous
+//!    lap. Either its value is unpopped (the ring may be full), or a
+//!    previous-lap push or pop on it is in flight. Read the latest `head` (a
+//!    `SeqCst` fence, then a load): if `head + ONE_LAP == t` the ring held
+//!    `N` items, so return `Full`. Otherwise, if `tail` has not moved,
+//!    another context is mid-operation on this slot: return `Busy`. If it
+//!    has moved, retry.
+//! 4. Any other `s`: our `tail` was stale; another push already used `t`.
+//!    Retry.
 //!
-//! Pop at position `h = head` is the mirror image: it claims when
-//! `s == h + 1`, reads the value, frees the slot by storing `h + ONE_LAP`
+//! Pop at position `h = head` is the mirror image: it claims when the stamp
+//! is `2L + 1`, reads the value, frees the slot by storing `2L + 2`
 //! (`Release`), and, when the slot is not yet published for this lap,
-//! reports `Empty` only if `tail == h`.
+//! reports `Empty` only if `tail == h`. The CAS backend runs both as one
+//! loop (`claim`) that takes the end of the ring as an argument, which on
+//! bare-metal targets is one function in flash for both.
 //!
 //! ## Memory orderings
 //!
 //! | operation | ordering | pairs with |
 //! |---|---|---|
-//! | push: load stamp | `Acquire` | pop's `Release` store that freed the slot, so the old value was read before we overwrite it |
-//! | push: publish stamp `t + 1` | `Release` | pop's `Acquire` stamp load, so the value is written before it is read |
-//! | pop: load stamp | `Acquire` | push's `Release` publish |
-//! | pop: free stamp `h + ONE_LAP` | `Release` | push's `Acquire` stamp load, a lap later |
-//! | claim CAS on `head` | `SeqCst` (success) | the `SeqCst` fence of a push's full check: a push that looks after this claim sees the new `head` (no false `Full`). Data is ordered by the stamps |
-//! | claim CAS on `tail` | `SeqCst` (success) | the `SeqCst` fence of a pop's empty check (no false `Empty`); and, as a release, `close`'s `Acquire`, through the release sequence of RMWs on `tail`: what a pusher did before its push is visible after a later close (the pool counts submits this way) |
+//! | push or pop: load of its own counter (`tail` or `head`) | `Acquire` | the claim CAS on that counter of every earlier operation at that end (all writes to a counter are read-modify-writes, so their release sequences reach the value read). Among them is the operation a lap earlier on the same slot, which read the slot's stamp before its claim, so the stamp load that follows reads that stamp or a later one: one of the three consecutive stamps above, never an older one that a one-byte stamp would confuse with them |
+//! | push or pop: load of the stamp | `Relaxed`, then an `Acquire` fence once the claim succeeded | the `Release` stamp store that made the slot ready: a pop's free (the old value was moved out before the push overwrites it) or a push's publish (the value is written before the pop reads it). On Arm the fence sits next to the claim's own trailing barrier |
+//! | push: publish stamp `2L + 1` | `Release` | the `Acquire` fence after the claim of the pop of that value |
+//! | pop: free stamp `2L + 2` | `Release` | the `Acquire` fence after the claim of the push a lap later |
+//! | claim CAS on `head` | `SeqCst` (success) | the `SeqCst` fence of a push's full check: a push that looks after this claim sees the new `head` (no false `Full`). As a release: the `Acquire` loads of `head` (above, and `len`) |
+//! | claim CAS on `tail` | `SeqCst` (success) | the `SeqCst` fence of a pop's empty check (no false `Empty`); as a release, the `Acquire` loads of `tail`, and `close`'s `Acquire` through the release sequence of RMWs on `tail`: what a pusher did before its push is visible after a later close (the pool counts submits this way) |
+//! | failed claim CAS; reread of the own counter before answering `Busy` | `Relaxed` | nothing: the next attempt reads the counter again with `Acquire`, and an unchanged counter only means that no operation at this end claimed meanwhile |
 //! | full / empty check: `SeqCst` fence, then a load of the other counter (under loom: `fetch_add(0)`) | `SeqCst` fence, `Relaxed` load | the other side's `SeqCst` claim CAS: a claim before the fence in the single `SeqCst` order is seen by the load. Unlike an RMW, the load leaves the other side's cache line shared, so pollers do not steal it. Loom does not model the fence form, so the loom build reads with an RMW, which always sees the latest value. On x86-64 a `SeqCst` CAS costs the same as a `Relaxed` one |
 //! | close: `fetch_or` of the closed mark into `tail` | `Acquire` | the claim CAS's `Release`; every claim is ordered before or after it in `tail`'s modification order |
 //! | `len`: loads of `tail`, `head`, `tail` again, retried (at most 8 times) until `tail` did not move | `Acquire` | each `tail` load: the claim CAS on `tail` (its `Release` half), so the `head` read next is at least `tail - N` (that push saw its slot freed by a pop a lap earlier, whose `head` claim came first). The `head` load: the claim CAS on `head` (its `Release` half), so the `tail` reread is at least `head` (that pop saw the publish of a push whose `tail` claim came first). Equal `tail` loads thus bracket a `head` with `0 <= tail - head <= N` |
@@ -81,14 +91,14 @@
 //! | `has_room` (crate-internal): load of `tail`, then the full check's fence and load of `head` | `Relaxed` load; `SeqCst` fence, `Relaxed` load | the `tail` load pairs with nothing: read first, a stale `tail` only makes the ring look less full. The fence pairs with every pop's `SeqCst` claim CAS on `head`, as in a push's full check |
 //! | `is_closed`: load of `tail` | `Relaxed` | nothing: the closed mark is set once and never cleared |
 //!
-//! The one standalone fence is the `SeqCst` fence of the full and empty
-//! checks (`load_latest`, above). It orders no data: values pass between
-//! contexts only through the stamps' `Release`/`Acquire` pairs, which
-//! ThreadSanitizer models (it does not model fences), and it only makes a
-//! `Full` or `Empty` answer truthful. Loom does not model the fence form
-//! either, so under loom `load_latest` is a read-modify-write instead,
-//! which loom checks exactly. The critical-section backend has no fence
-//! of its own; its critical section orders everything.
+//! Two standalone fences remain. The `Acquire` fence after a successful
+//! claim orders the stamp load before the value is touched; the failed
+//! attempts, which touch no value, skip it. The `SeqCst` fence of the full
+//! and empty checks (`load_latest`, above) orders no data: it only makes a
+//! `Full` or `Empty` answer truthful. Loom does not model that fence form,
+//! so under loom `load_latest` is a read-modify-write instead, which loom
+//! checks exactly. The critical-section backend has no fence of its own;
+//! its critical section orders everything.
 //!
 //! # Progress guarantee
 //!
@@ -96,7 +106,12 @@
 //! at most [`MAX_CLAIM_ATTEMPTS`] iterations of its loop (16; each failed
 //! iteration means another context claimed a position or changed the slot
 //! first), then gives up with `Busy`. So a call finishes in a bounded number
-//! of steps whatever other threads or interrupt handlers do.
+//! of steps whatever other threads or interrupt handlers do. (The claim is a
+//! weak compare-and-swap. On load-linked / store-conditional cores, Arm and
+//! RISC-V, its store can fail although no other context touched the
+//! counter, when an interrupt lands between the two instructions; such a
+//! spurious failure is retried without counting, exactly as a strong
+//! compare-and-swap retries inside itself.)
 //!
 //! * **A producer preempted between claim and publish** (or a consumer
 //!   between claim and free) leaves its one slot in flight. Operations that
@@ -122,7 +137,9 @@
 //! A context stalled between loading a counter and its compare-and-swap for
 //! exactly `2^(usize::BITS - 1) / ONE_LAP` laps could succeed wrongly. On
 //! 64-bit targets that is beyond reach; on 32-bit targets with `N = 16` it
-//! is `2^26` laps (`2^30` operations) during one stall.
+//! is `2^27` laps (`2^31` operations) during one stall. The one-byte stamps
+//! add no horizon of their own: a stamp is read right after its counter,
+//! and a claim succeeds only if the counter did not move in between.
 //!
 //! # Backends
 //!
@@ -151,16 +168,34 @@
 //! on any target, together with `--features critical-section` and the
 //! `critical-section/std` implementation from the dev-dependencies.
 //!
+//! # Memory layout
+//!
+//! | build | `head`, `tail` | stamps and values | `Ring<u32, 16>` |
+//! |---|---|---|---|
+//! | hosted targets (any `target_os` but `none`), and bare-metal targets with the `cache-padded` feature | each on a cache line of its own (`crossbeam_utils::CachePadded`: 32 to 128 bytes, by architecture) | each stamp next to its value, so a push or pop touches one line for both | 4 + 16 × 8 bytes plus padding: 384 on x86-64, 192 on a 32-bit Arm part |
+//! | bare-metal targets (`target_os = "none"`) | packed | one array of one-byte stamps, one array of values, no padding between them | 2 × 4 + 16 + 16 × 4 = **88** bytes |
+//!
+//! Padding pays only where cores share data through caches: it keeps the
+//! cores that move `head` from stealing the line of those that move `tail`.
+//! A microcontroller with one core, or with several cores and no data
+//! cache, gains nothing from it, so bare-metal builds are packed unless the
+//! `cache-padded` feature asks for the hosted layout (multi-core parts with
+//! data caches, such as a Cortex-A or an SMP RISC-V cluster run bare-metal).
+//! The algorithm and the public API are the same in both layouts.
+//! `--cfg taskring_compact` selects the packed layout on any target, so the
+//! host tests and the loom models cover it.
+//!
 //! [bounded MPMC queue]: https://www.1024cores.net/home/lock-free-algorithms/queues/bounded-mpmc-queue
 
-use core::{fmt, mem::MaybeUninit};
+use core::fmt;
 
-use crossbeam_utils::CachePadded;
-
+#[allow(unused_imports)] // For the pool, which pads its own counters alike.
+pub(crate) use self::layout::CachePadded;
+use self::layout::Storage;
 use crate::{
     error::{PopError, PushError},
-    loom::{loom_const_fn, AtomicUsize, Ordering},
-    slot::Slot,
+    loom::{loom_const_fn, AtomicU8, AtomicUsize, Ordering},
+    slot::Value,
 };
 
 /// Reports a step to the test hooks; nothing without `__test_hooks`.
@@ -183,6 +218,25 @@ mod backend;
 #[cfg(feature = "__test_hooks")]
 pub mod hooks;
 
+// Where the stamps, values and counters live: next to each other and padded
+// to cache lines on hosted targets, packed on bare-metal ones (see the
+// module docs, "Memory layout").
+#[cfg_attr(
+    any(
+        taskring_compact,
+        all(target_os = "none", not(feature = "cache-padded"))
+    ),
+    path = "compact.rs"
+)]
+#[cfg_attr(
+    not(any(
+        taskring_compact,
+        all(target_os = "none", not(feature = "cache-padded"))
+    )),
+    path = "hosted.rs"
+)]
+mod layout;
+
 /// How many loop iterations one `try_push` or `try_pop` may take before it
 /// gives up with `Busy`. Each extra iteration means another context claimed
 /// a position or changed the slot first. (Shrunk to 2 under `--cfg loom`.)
@@ -198,6 +252,11 @@ const LEN_ATTEMPTS: usize = 8;
 /// three lap bits above the index bits, so that signed stamp differences
 /// never wrap.
 pub const MAX_CAPACITY: usize = usize::MAX >> 4;
+
+/// The index of `tail` in `Ring::counters`.
+const TAIL: usize = 0;
+/// The index of `head` in `Ring::counters`.
+const HEAD: usize = 1;
 
 /// The closed mark in `tail`.
 const CLOSED: usize = 1 << (usize::BITS - 1);
@@ -264,11 +323,12 @@ impl<T> Rejected<T> {
 /// assert_sync(&ring);
 /// ```
 pub struct Ring<T, const N: usize> {
-    /// Next position to pop.
-    head: CachePadded<AtomicUsize>,
-    /// Next position to push.
-    tail: CachePadded<AtomicUsize>,
-    slots: [Slot<T>; N],
+    /// `[tail, head]`: the next position to push (plus the closed mark),
+    /// and the next position to pop. One array, so that code shared by both
+    /// ends can pick its end by index.
+    counters: [CachePadded<AtomicUsize>; 2],
+    /// One stamp and room for one value per slot.
+    slots: Storage<T, N>,
 }
 
 // === impl Ring ===
@@ -285,11 +345,38 @@ impl<T, const N: usize> Ring<T, N> {
             N <= MAX_CAPACITY,
             "taskring: the capacity N of a Ring must be at most usize::MAX >> 4 (taskring::ring::MAX_CAPACITY)"
         );
-        (N + 1).next_power_of_two()
+        N.next_power_of_two()
     };
 
     /// Mask of the index bits of a position.
     const INDEX_MASK: usize = Self::ONE_LAP - 1;
+
+    /// `log2(ONE_LAP)`: where the lap count starts in a position.
+    const LAP_SHIFT: u32 = Self::ONE_LAP.trailing_zeros();
+
+    /// How many low bits of the lap count a stamp keeps: 7, or all of them
+    /// when a position has fewer (capacities near [`MAX_CAPACITY`]).
+    const STAMP_LAP_BITS: u32 = {
+        let lap_bits = usize::BITS - 1 - Self::LAP_SHIFT;
+        if lap_bits < 7 {
+            lap_bits
+        } else {
+            7
+        }
+    };
+
+    /// The difference between the "free" and "holds a value" stamps of one
+    /// position, and between "holds a value" and "free for the next lap".
+    const STAMP_STEP: u8 = 1 << (7 - Self::STAMP_LAP_BITS);
+
+    /// The stamp of a slot that is free for the push at `position`: the low
+    /// [`STAMP_LAP_BITS`](Self::STAMP_LAP_BITS) bits of its lap, then a
+    /// zero "holds a value" bit, at the top of the byte. The closed mark
+    /// falls off the top.
+    #[inline(always)]
+    const fn free_stamp(position: usize) -> u8 {
+        ((position >> Self::LAP_SHIFT) << (8 - Self::STAMP_LAP_BITS)) as u8
+    }
 
     loom_const_fn! {
         /// Creates an empty ring.
@@ -316,23 +403,13 @@ impl<T, const N: usize> Ring<T, N> {
         fn starting_at(start: usize) -> Self {
             let one_lap = Self::ONE_LAP;
             debug_assert!(start & (one_lap - 1) == 0, "this is a bug in taskring");
-            let mut slots = MaybeUninit::<[Slot<T>; N]>::uninit();
-            let first = slots.as_mut_ptr().cast::<Slot<T>>();
-            let mut index = 0;
-            while index < N {
-                // SAFETY: `index < N`, so `first.add(index)` stays inside the
-                // array that `slots` has room for.
-                let element = unsafe { first.add(index) };
-                // SAFETY: `element` points into `slots` (above) and is
-                // aligned; writing initializes it without dropping anything.
-                unsafe { element.write(Slot::new(start.wrapping_add(index))) };
-                index += 1;
-            }
             Self {
-                head: CachePadded::new(AtomicUsize::new(start)),
-                tail: CachePadded::new(AtomicUsize::new(start)),
-                // SAFETY: The loop above initialized all `N` elements.
-                slots: unsafe { slots.assume_init() },
+                counters: [
+                    CachePadded::new(AtomicUsize::new(start)),
+                    CachePadded::new(AtomicUsize::new(start)),
+                ],
+                // Every position of the first lap has the same stamp.
+                slots: Storage::new(Self::free_stamp(start)),
             }
         }
     }
@@ -512,10 +589,25 @@ impl<T, const N: usize> Ring<T, N> {
         self.len() == N
     }
 
+    /// `head`: the next position to pop.
+    #[inline(always)]
+    fn head(&self) -> &AtomicUsize {
+        &self.counters[HEAD]
+    }
+
+    /// `tail`: the next position to push, plus the closed mark.
+    #[inline(always)]
+    fn tail(&self) -> &AtomicUsize {
+        &self.counters[TAIL]
+    }
+
     /// The position after `position`.
     #[inline(always)]
     const fn next(position: usize) -> usize {
-        if (position & Self::INDEX_MASK) + 1 < N {
+        if N == Self::ONE_LAP {
+            // A power of two: the lap starts right after index `N - 1`.
+            position.wrapping_add(1) & POSITION_MASK
+        } else if (position & Self::INDEX_MASK) + 1 < N {
             // Index `N - 1` is the last one, so this stays in the same lap.
             position.wrapping_add(1)
         } else {
@@ -527,7 +619,7 @@ impl<T, const N: usize> Ring<T, N> {
     #[allow(dead_code)] // Used by the pool.
     pub(crate) fn is_closed(&self) -> bool {
         // Relaxed: the mark is set once and never cleared.
-        self.tail.load(Ordering::Relaxed) & CLOSED != 0
+        self.tail().load(Ordering::Relaxed) & CLOSED != 0
     }
 
     /// The position the next push will claim, without the closed mark:
@@ -548,16 +640,16 @@ impl<T, const N: usize> Ring<T, N> {
         ((head.wrapping_sub(mark) << 1) as isize) >= 0
     }
 
-    /// The slot that `position` maps to.
+    /// The stamp and the value of the slot that `position` maps to.
     #[inline(always)]
-    fn slot(&self, position: usize) -> &Slot<T> {
+    fn slot(&self, position: usize) -> (&AtomicU8, &Value<T>) {
         let index = position & Self::INDEX_MASK;
         debug_assert!(index < N, "this is a bug in taskring");
         // SAFETY: Every position the ring creates has an index below `N`:
         // they start at index 0 and `next` wraps to index 0 after `N - 1`.
-        // Positions only come from `head`, `tail` and stamps, which hold
-        // nothing else.
-        unsafe { self.slots.get_unchecked(index) }
+        // Positions only come from `head` and `tail`, which hold nothing
+        // else.
+        unsafe { self.slots.get(index) }
     }
 }
 
