@@ -18,4 +18,11 @@ fn main() {
     println!("cargo:rerun-if-changed=memory-nrf51.x");
     println!("cargo:rerun-if-changed=memory-lm3s6965.x");
     println!("cargo:rustc-link-arg=-Tlink.x");
+    // The defmt variant: defmt's linker script, which keeps its tables.
+    // defmt keeps only `error!` unless `DEFMT_LOG` says otherwise when the
+    // firmware compiles; this firmware logs at `info` and above.
+    if env::var_os("CARGO_FEATURE_DEFMT").is_some() {
+        println!("cargo:rustc-link-arg=-Tdefmt.x");
+        println!("cargo:rustc-env=DEFMT_LOG=info");
+    }
 }

@@ -8,6 +8,12 @@
 //! order-sensitive checksum of every job that ran against every job that
 //! was accepted, cross-checks the pool's own statistics, prints a summary
 //! over semihosting and exits 0 on success.
+//!
+//! With the `defmt` feature the pool also has watermarks and an event hook,
+//! and the firmware logs each `PoolEvent`, the first refused submit (a
+//! `SubmitError`) and the final `Stats` with defmt. The frames go to
+//! semihosting stdout for `defmt-print` to decode; the text lines go to
+//! stderr.
 #![no_std]
 #![no_main]
 
@@ -15,7 +21,14 @@ use core::sync::atomic::{compiler_fence, AtomicBool, AtomicU32, Ordering};
 
 use cortex_m::{asm, peripheral::syst::SystClkSource};
 use cortex_m_rt::{entry, exception};
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::debug;
+#[cfg(not(feature = "defmt"))]
+use cortex_m_semihosting::hprintln as say;
+// With defmt, stdout carries defmt frames; the text goes to stderr.
+#[cfg(feature = "defmt")]
+use cortex_m_semihosting::heprintln as say;
+#[cfg(feature = "defmt")]
+use defmt_semihosting as _;
 use panic_semihosting as _;
 use taskring::{Job, Pool, SubmitError};
 
@@ -97,7 +110,38 @@ impl Job for Work {
 }
 
 /// No worker threads (`W = 0`): `main` drains with `run_pending`.
+#[cfg(not(feature = "defmt"))]
 static POOL: Pool<Work, N, 0> = Pool::new();
+
+/// The same pool with watermarks, whose events are logged.
+#[cfg(feature = "defmt")]
+static POOL: Pool<Work, N, 0, taskring::Hooks> = Pool::with_env(
+    taskring::Config::new().watermarks(12, 4),
+    taskring::Hooks::new().on_event(log_event),
+);
+
+/// Logs each pool event (from the SysTick handler or from `main`).
+#[cfg(feature = "defmt")]
+fn log_event(event: taskring::PoolEvent) {
+    defmt::warn!("pool event: {}", event);
+}
+
+/// True once a refused submit was logged (written by the handler).
+#[cfg(feature = "defmt")]
+static LOGGED_REFUSAL: AtomicBool = AtomicBool::new(false);
+
+/// Logs the first refused submit.
+#[cfg(feature = "defmt")]
+fn log_refusal(tick: u32, error: &SubmitError<Work>) {
+    if !LOGGED_REFUSAL.load(Ordering::Relaxed) {
+        LOGGED_REFUSAL.store(true, Ordering::Relaxed);
+        defmt::warn!("submit refused at tick {}: {}", tick, error);
+    }
+}
+
+/// Without defmt, the firmware only counts refusals.
+#[cfg(not(feature = "defmt"))]
+fn log_refusal(_: u32, _: &SubmitError<Work>) {}
 
 #[entry]
 fn main() -> ! {
@@ -137,7 +181,9 @@ fn main() -> ! {
     let (full, busy) = (load(&FULL), load(&BUSY));
     let interrupted = load(&INTERRUPTED_INSIDE);
     let stats = POOL.stats();
-    hprintln!(
+    #[cfg(feature = "defmt")]
+    defmt::info!("final stats: {}", stats);
+    say!(
         "taskring qemu ({}): jobs run={} accepted={} rejected full={} busy={} \
          high-water={}/{} ticks={} interrupted-inside-pool={} checksum={:#010x} expected={:#010x}",
         core,
@@ -164,9 +210,9 @@ fn main() -> ! {
     let ok =
         ran == accepted && ran_sum == accepted_sum && stats_agree && full > 0 && interrupted > 0;
     if !stats_agree {
-        hprintln!("pool stats disagree: {:?}", stats);
+        say!("pool stats disagree: {:?}", stats);
     }
-    hprintln!("{}", if ok { "PASS" } else { "FAIL" });
+    say!("{}", if ok { "PASS" } else { "FAIL" });
     debug::exit(if ok {
         debug::EXIT_SUCCESS
     } else {
@@ -206,7 +252,10 @@ fn SysTick() {
                 let sum = fold(ACCEPTED_SUM.load(Ordering::Relaxed), contribution);
                 ACCEPTED_SUM.store(sum, Ordering::Relaxed);
             }
-            Err(SubmitError::Full(_)) => bump(&FULL),
+            Err(error @ SubmitError::Full(_)) => {
+                bump(&FULL);
+                log_refusal(tick, &error);
+            }
             Err(SubmitError::Busy(_)) => bump(&BUSY),
             Err(SubmitError::Stopped(_)) => panic!("the pool is never stopped"),
         }
