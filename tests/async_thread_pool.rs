@@ -330,6 +330,13 @@ fn cancelled_futures_never_queue_and_resolved_ones_always_do() {
     let mut cancelled = Vec::new();
     let ids = if cfg!(miri) { 60 } else { 2_000 };
     for id in 0..ids {
+        // Pauses now and then, so that the queue surely fills and some
+        // futures are dropped while they wait.
+        match id % 50 {
+            0 => pool.pause(),
+            25 => pool.resume(),
+            _ => {}
+        }
         let mut submit = pool.submit_async(Tracked::new(id, &log));
         let polls = 1 + id % 3;
         let mut resolved = false;
