@@ -392,7 +392,8 @@ def scan_file(rel: str, original: str) -> tuple[list[Site], list[str]]:
             skipped.append(f"{rel}:{line_of(original, pos)}: {m.group(0)} passed to `{callee}`, not an atomic operation")
             continue
         fn = enclosing_fn(original, code, pos)
-        recv = re.search(r"(\w+)\s*\.\s*$", code[:cstart])
+        # `self.tail.load(..)` and `self.tail().load(..)` both name `tail`.
+        recv = re.search(r"(\w+)\s*(?:\(\s*\))?\s*\.\s*$", code[:cstart])
         receiver = recv.group(1) if recv else ""
         if kind == "fence":
             close = matching_close(code, paren)
@@ -1142,6 +1143,60 @@ def cmd_litmus(args, cfg) -> int:
     return 1 if problems else 0
 
 
+def cmd_proposals(args, cfg) -> int:
+    """Applies the edits of proposals.toml (all, or --id) to a scratch
+    copy and checks them together: RC11 with their litmus weakenings, then
+    a build and the loom suite."""
+    with open(HERE / "proposals.toml", "rb") as f:
+        proposals = tomllib.load(f)["proposal"]
+    if args.id:
+        proposals = [p for p in proposals if p["id"] in args.id]
+    failures = []
+    # RC11 first: every litmus test must still forbid its outcome.
+    for entry in rc11.load(LITMUS):
+        changed = entry
+        for p in proposals:
+            for w in p.get("litmus", []):
+                changed = rc11.weakened(changed, w["site"], w["to"]) or changed
+        found = rc11.allows(rc11.parse(changed))
+        print(f"rc11: {entry['name']}: {'ALLOWED ' + str(found) if found else 'forbidden'}")
+        if found:
+            failures.append(f"rc11: {entry['name']}")
+    scratch = Path(args.scratch)
+    desc = make_scratch("worktree", [], scratch)
+    print(f"scratch tree {scratch}: {desc}")
+    for p in proposals:
+        for e in p["edits"]:
+            path = scratch / e["file"]
+            text = path.read_text()
+            if text.count(e["old"]) != 1:
+                failures.append(f"{p['id']}: the text to replace in {e['file']} is not there exactly once")
+                continue
+            path.write_text(text.replace(e["old"], e["new"]))
+        print(f"applied {p['id']}: {p['title']}")
+    if failures:
+        print("FAIL: " + "; ".join(failures))
+        return 1
+    target = Path(args.target)
+    logs = target / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    regex = semantic_regex()
+    steps = [{"name": "build", "kind": "build"}, {"name": "loom:all", "kind": "loom", "filter": "",
+                                                   "skip": list(args.skip_test or [])}]
+    for step in steps:
+        cmd, env, timeout = command_for(step, cfg, target)
+        r = run_step(step["name"], cmd, scratch, env, timeout, logs / f"proposals.{safe(step['name'])}.log")
+        verdict = step_verdict(r, regex) if r.rc else ("pass", "")
+        print(f"  {step['name']}: rc={r.rc} {r.seconds:.0f}s {verdict[0]} {verdict[1]}", flush=True)
+        if r.rc:
+            failures.append(f"{step['name']}: {verdict[1]} (log {r.log})")
+    if failures:
+        print("FAIL: " + "; ".join(failures))
+        return 1
+    print("ok: the proposals keep every litmus outcome forbidden and the loom suite passing")
+    return 0
+
+
 def cmd_report(args, cfg) -> int:
     """Merges result CSVs (later files win for the same mutant), adds the
     justifications of justified.toml to survivors, writes the merged CSV
@@ -1211,13 +1266,19 @@ def main() -> int:
             s.add_argument("--merge-base", default="origin/main", help="for --sample: changed files since here")
             s.add_argument("--expect-killed", action="store_true", help="fail unless every mutant is killed semantically")
     sub.add_parser("litmus", help="check litmus.toml against the code and print RC11 verdicts")
+    pr = sub.add_parser("proposals", help="check the edits of proposals.toml together")
+    pr.add_argument("--id", action="append", help="only this proposal (repeatable)")
+    pr.add_argument("--scratch", default="/tmp/taskring-mutate/proposals")
+    pr.add_argument("--target", default=str(ROOT / "target" / "mutation" / "proposals"))
+    pr.add_argument("--skip-test", action="append", help="a loom model to leave out (repeatable)")
     r = sub.add_parser("report")
     r.add_argument("--results", action="append", help="a result CSV (repeatable; later ones win)")
     r.add_argument("--merge", help="write the merged CSV here")
     args = p.parse_args()
     if getattr(args, "overlay", None) is None and args.cmd == "run":
         args.overlay = camp.get("overlay", [])
-    return {"list": cmd_list, "run": cmd_run, "report": cmd_report, "litmus": cmd_litmus}[args.cmd](args, cfg)
+    return {"list": cmd_list, "run": cmd_run, "report": cmd_report, "litmus": cmd_litmus,
+            "proposals": cmd_proposals}[args.cmd](args, cfg)
 
 
 if __name__ == "__main__":
