@@ -12,16 +12,26 @@
 //! plain `cargo test` keeps them compiling and exercises one interleaving.
 //!
 //! This file is a hub: it wires the model modules and holds the helpers they
-//! share. The rules the models follow (TESTING.md §3) are:
+//! share. The models follow these rules, which keep them small enough to
+//! explore exhaustively and make their failures mean something:
 //!
 //! * Every thread makes a bounded number of attempts ([`push_upto`],
-//!   [`pop_upto`]); no model loops until an operation succeeds.
+//!   [`pop_upto`]); no model loops until an operation succeeds. A thread
+//!   that waits does so by blocking (a lock, a condition variable, a park),
+//!   so a lost wake-up is a deadlock that loom reports. A thread that
+//!   spins (yields in a loop, as the pool's `Spin` idle and its `Busy`
+//!   retries do) is the only spinner in its model: after a yield loom may
+//!   switch to any thread without spending a preemption, so two spinners
+//!   can starve the thread they wait for until the branch limit.
 //! * After `join`, the main thread drains what is left and checks that every
 //!   item pushed was popped exactly once, by value ([`Ledger`]).
 //! * Items are [`Item`]s, which loom tracks for leaks.
-//! * At most four threads including main; capacities 1 and 2.
+//! * At most four threads including main; capacities 1 and 2, and 3 (a lap
+//!   that does not end at a power of two) in one pool model.
 //! * Each scenario runs in both orientations ([`Side`]), plus a variant whose
 //!   observer yields between attempts ([`Pause::Yield`]).
+//! * A model too big for the suite's preemption bound is bounded lower
+//!   ([`model_bounded`]) and says why, rather than being skipped.
 
 // Each model module uses only some of the helpers.
 #![allow(dead_code)]
