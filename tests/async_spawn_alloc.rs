@@ -1,11 +1,14 @@
 //! `ThreadPool::spawn` allocates once per call, for the result slot, and
 //! nothing more for a closure that fits a `Task` beside the slot's
-//! pointer: counted with a global allocator around spawn-and-join loops.
+//! pointer: counted with a global allocator around spawn-and-join loops,
+//! on the calling thread only (where `spawn` allocates), so that the test
+//! harness's and the worker's own allocations do not count.
 #![cfg(all(feature = "std", not(loom)))]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 use std::{
     alloc::{GlobalAlloc, Layout, System},
+    cell::Cell,
     hint::black_box,
     sync::atomic::{AtomicUsize, Ordering},
 };
@@ -17,10 +20,17 @@ struct Counting;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    /// Set on the thread whose allocations count.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
 // SAFETY: forwards to the system allocator unchanged; only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        if COUNTING.with(Cell::get) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
         // SAFETY: the caller's contract is passed on as is.
         unsafe { System.alloc(layout) }
     }
@@ -44,9 +54,11 @@ fn per_spawn<R: Send + 'static, F: FnOnce() -> R + Send + 'static>(
         black_box(pool.spawn(make()).join().ok());
     }
     let before = ALLOCATIONS.load(Ordering::Relaxed);
+    COUNTING.with(|on| on.set(true));
     for _ in 0..ROUNDS {
         black_box(pool.spawn(make()).join().ok());
     }
+    COUNTING.with(|on| on.set(false));
     (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / ROUNDS as f64
 }
 
