@@ -1,7 +1,7 @@
 //! Stopping, pausing and watching a [`Pool`]: `stop`, `stop_wait`,
 //! `pause`, `resume` and `stats`.
 
-use crossbeam_utils::CachePadded;
+use crate::ring::CachePadded;
 
 use crate::{
     error::{PopError, StopError},

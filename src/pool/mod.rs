@@ -103,7 +103,7 @@
 
 use core::fmt;
 
-use crossbeam_utils::CachePadded;
+use crate::ring::CachePadded;
 
 use crate::{
     error::{PopError, SubmitError, WorkerError},

@@ -7,7 +7,7 @@ use alloc::{boxed::Box, collections::VecDeque, string::String, vec::Vec};
 use core::{any::Any, fmt, panic::AssertUnwindSafe, task::Waker, time::Duration};
 use std::{panic::catch_unwind, time::Instant};
 
-use crossbeam_utils::CachePadded;
+use crate::ring::CachePadded;
 
 use super::wait::Notify;
 use crate::{
