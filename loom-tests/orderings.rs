@@ -20,14 +20,26 @@
 //! bounds what the ring can hold at any moment, and a concurrent `len`
 //! must stay within those bounds.
 
-use taskring::{Pool, Ring};
+use taskring::{Config, Env, Job, Pool, Ring};
 
 use crate::{model, thread, Arc, Side};
 
 #[cfg(loom)]
-use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use loom::sync::{
+    atomic::{
+        AtomicUsize,
+        Ordering::{Relaxed, SeqCst},
+    },
+    Condvar, Mutex,
+};
 #[cfg(not(loom))]
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{
+    atomic::{
+        AtomicUsize,
+        Ordering::{Relaxed, SeqCst},
+    },
+    Condvar, Mutex,
+};
 
 /// Runs `mutator` and `observer` on two threads, `side` choosing which one
 /// is spawned, and returns the observer's result.
@@ -185,4 +197,93 @@ fn depth_after_a_pop_runner_spawned() {
 #[test]
 fn depth_after_a_pop_submitter_spawned() {
     depth_after_a_pop(Side::SecondSpawned);
+}
+
+// === stop_wait: a job's effects are visible once it returns ===
+
+/// A job that stores 1, `Relaxed`: only a happens-before edge from the job
+/// to whoever reads the value makes it see 1.
+struct Store(Arc<AtomicUsize>);
+
+impl Job for Store {
+    fn run(self) {
+        self.0.store(1, Relaxed);
+    }
+}
+
+/// An environment whose wake-up is a token under a lock (sticky), and the
+/// idle strategy that waits for it.
+struct Token {
+    set: Mutex<bool>,
+    cond: Condvar,
+}
+
+impl Token {
+    fn new() -> Self {
+        Self {
+            set: Mutex::new(false),
+            cond: Condvar::new(),
+        }
+    }
+
+    fn take(&self) {
+        let mut set = self.set.lock().unwrap();
+        while !*set {
+            set = self.cond.wait(set).unwrap();
+        }
+        *set = false;
+    }
+}
+
+impl Env for Token {
+    type Stamp = ();
+    fn now(&self) {}
+    fn ticks(&self, (): ()) -> u64 {
+        0
+    }
+    fn wake(&self) {
+        *self.set.lock().unwrap() = true;
+        self.cond.notify_all();
+    }
+}
+
+/// A job is queued; a worker (`run_worker`, its own counters) or a
+/// `run_pending` caller (the shared counters) may take it while main calls
+/// `stop_wait`, which helps drain and then waits until no context is
+/// active. Once `stop_wait` returns, the job's store must be visible:
+/// the context's `Release` update of its `active` count, read by
+/// `is_quiescent`'s `Acquire` load, carries it.
+fn stop_wait_sees_the_jobs_effects(by_worker: bool) {
+    model(move || {
+        let pool: Arc<Pool<Store, 2, 1, Token>> =
+            Arc::new(Pool::with_env(Config::new(), Token::new()));
+        let data = Arc::new(AtomicUsize::new(0));
+        assert!(pool.try_submit(Store(data.clone())).is_ok());
+        let p = pool.clone();
+        let other = thread::spawn(move || {
+            if by_worker {
+                let env = p.env();
+                p.run_worker(0, &mut || env.take()).unwrap();
+            } else {
+                p.run_pending(1);
+            }
+        });
+        pool.stop_wait().unwrap();
+        assert_eq!(
+            data.load(Relaxed),
+            1,
+            "stop_wait returned before the job's effects were visible"
+        );
+        other.join().unwrap();
+    });
+}
+
+#[test]
+fn stop_wait_sees_the_jobs_effects_worker() {
+    stop_wait_sees_the_jobs_effects(true);
+}
+
+#[test]
+fn stop_wait_sees_the_jobs_effects_run_pending() {
+    stop_wait_sees_the_jobs_effects(false);
 }

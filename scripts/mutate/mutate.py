@@ -945,8 +945,9 @@ def cmd_run(args, cfg) -> int:
                 if step["kind"].startswith("loom"):
                     step = {**step, "skip": broken}
                 cmd, env, timeout = command_for(step, cfg, target)
-                r = run_step(step["name"], cmd, scratch, env, timeout, logs / f"baseline.{safe(step['name'])}.log")
-                print(f"  {step['name']}: rc={r.rc} {r.seconds:.0f}s", flush=True)
+                r = run_step(step["name"], cmd, scratch, env, timeout,
+                             logs / f"baseline.{safe(step['name'])}.{attempt + 1}.log")
+                print(f"  {step['name']}: rc={r.rc} {r.seconds:.0f}s (log {r.log})", flush=True)
                 if r.rc == 0:
                     break
                 text = r.log.read_text(errors="replace")
