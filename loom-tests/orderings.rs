@@ -287,3 +287,29 @@ fn stop_wait_sees_the_jobs_effects_worker() {
 fn stop_wait_sees_the_jobs_effects_run_pending() {
     stop_wait_sees_the_jobs_effects(false);
 }
+
+// === stats: a job counted as completed has its effects visible ===
+
+/// A `run_pending` caller runs a queued job while main takes a
+/// `stats()` snapshot: if the snapshot counts the job as completed, its
+/// store must be visible to main (the `Release` update of the completed
+/// count, read by `stats`' `Acquire` loads).
+#[test]
+fn stats_counts_a_job_completed_after_its_effects() {
+    model(|| {
+        let pool: Arc<Pool<Store, 2, 0>> = Arc::new(Pool::new());
+        let data = Arc::new(AtomicUsize::new(0));
+        assert!(pool.try_submit(Store(data.clone())).is_ok());
+        let p = pool.clone();
+        let runner = thread::spawn(move || p.run_pending(1));
+        let stats = pool.stats();
+        if stats.completed == 1 {
+            assert_eq!(
+                data.load(Relaxed),
+                1,
+                "stats counted a job as completed before its effects were visible"
+            );
+        }
+        runner.join().unwrap();
+    });
+}
