@@ -772,17 +772,17 @@ impl Job for InOrder {
     }
 }
 
-/// Capacity 3 (one lap is 4 positions, so a lap ends at index 2, not at a
-/// power of two): a submitter pushes `ITEMS` jobs, more than a lap, while a
-/// runner takes them, so the ring's positions wrap from one lap into the
-/// next inside the race. Each submit retries (after a yield) up to three
+/// Capacity 3 (a lap ends at index 2, and the next lap starts at position
+/// `ONE_LAP` = 4, not at 3): a submitter pushes `ITEMS` = 7 jobs, two laps
+/// and one more, while a runner takes them, so the ring's positions wrap
+/// into a new lap twice inside the race. Each submit retries (after a yield) up to three
 /// times; a job it gives up on is returned. Every job ends exactly once
 /// and the runs keep FIFO order.
 ///
 /// `Side::FirstSpawned`: the submitter is spawned. `Side::SecondSpawned`:
 /// the runner is spawned.
 fn laps_n3(side: Side) {
-    const ITEMS: u32 = 5;
+    const ITEMS: u32 = 7;
     model(move || {
         let pool: Arc<Pool<InOrder, 3, 0>> = Arc::new(Pool::new());
         let ran = Arc::new(AtomicUsize::new(0));
