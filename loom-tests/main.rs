@@ -44,6 +44,8 @@ mod ring;
 // The thread pool exists only with `std`; the other models also run in
 // `--no-default-features` builds.
 #[cfg(feature = "std")]
+mod asynch;
+#[cfg(feature = "std")]
 mod thread_pool;
 
 #[cfg(loom)]

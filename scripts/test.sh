@@ -53,6 +53,7 @@ MUTANTS=(
     "publish:ring::"
     "stop_close:pool::submit_vs_stop"
     "park:pool::submit_wakes"
+    "waker_recheck:asynch::"
 )
 
 # Feature sets that clippy checks with `--all-targets`; "none" means
