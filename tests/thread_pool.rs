@@ -957,11 +957,11 @@ fn event_handler_stress_round(per: usize, at: usize) {
 }
 
 #[test]
-#[cfg_attr(miri, ignore)] // Many rounds of real threads.
-// With the critical-section backend forced on the host, the ring's hook
-// runs inside the one process-wide critical section, so the handler's
-// `stop` waits for a section its own thread holds.
-#[cfg_attr(taskring_force_cs, ignore = "the hook runs inside the critical section")]
+// Many rounds of real threads. With the critical-section backend forced on
+// the host, the ring's hook runs inside the one process-wide critical
+// section, so the handler's `stop` waits for a section its own thread holds.
+#[cfg_attr(miri, ignore)]
+#[cfg_attr(taskring_force_cs, ignore = "the hook runs inside a critical section")]
 fn an_event_handler_may_stop_the_pool_while_submitters_block() {
     // The handler acts on a different event each round. Before the fix it
     // ran under the lock of the blocked submitters and deadlocked in
@@ -1218,7 +1218,7 @@ fn event_handler_round(k: usize) -> bool {
 #[cfg(feature = "__test_hooks")]
 #[test]
 #[cfg_attr(miri, ignore)] // Process-wide ring hook and timed rounds.
-#[cfg_attr(taskring_force_cs, ignore = "the hook runs inside the critical section")]
+#[cfg_attr(taskring_force_cs, ignore = "the hook runs inside a critical section")]
 fn an_event_handler_may_stop_the_pool_at_any_push_attempt() {
     // The handler runs on the submitter that raised the event. Each round
     // picks another of its push attempts (the last ones come after it
