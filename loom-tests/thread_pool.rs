@@ -269,12 +269,10 @@ fn freed_slot_wakes_blocked_submitter_spawned() {
 /// which must wake it with `Stopped`. Every job ends exactly once: run,
 /// handed back by `stop`, or returned to the submitter.
 ///
-/// Job 0 may run on the worker, which starts before `pause` and may be
-/// taking it when the pause comes. Job 1 should never run (the pool is
-/// paused until `stop`), but today a worker that looks between `stop`
-/// closing the ring and setting STOPPED ignores the pause and may start
-/// it; the ignored model `pool::stop_of_a_paused_pool_hands_back_every_job`
-/// shows that alone. Check `ran & !0b1 == 0` here again once it passes.
+/// Only job 0 may run: the worker starts before `pause` and may be taking
+/// it when the pause comes; job 1 never runs, the pool being paused until
+/// `stop` (`pool::stop_of_a_paused_pool_hands_back_every_job` checks that
+/// part alone).
 ///
 /// With the submitter on main, loom also reaches the spin described at
 /// [`freed_slot_wakes_submitter`] (the worker preempted while it pops job
@@ -316,6 +314,7 @@ fn stop_wakes_submitter(side: Side) {
         };
         pool.stop_wait().unwrap();
         let ran = ran.load(Ordering::Relaxed);
+        assert_eq!(ran & !0b1, 0, "a job started while paused");
         assert_eq!(ran & handed_back, 0, "a job ran and was handed back");
         assert_eq!(ran & returned, 0, "a job ran and was returned");
         assert_eq!(

@@ -746,9 +746,10 @@ fn stop_wait_and_a_worker_drain_a_pool_paused_by_its_job() {
 /// pause, so it may start nothing until `resume`).
 #[test]
 fn stop_of_a_paused_pool_runs_nothing() {
-    // On a two-core machine a release build ran the job within the first
-    // few hundred rounds (a debug build rarely hits the window); a few
-    // thousand rounds take well under a second.
+    // When `stop` closed the ring before setting STOPPED, a worker looking
+    // in between ignored the pause: a release build on two cores ran the
+    // job within the first few hundred rounds (a debug build rarely hit
+    // the window). A few thousand rounds take well under a second.
     let rounds = if cfg!(miri) { 5 } else { 3000 };
     for round in 0..rounds {
         let pool: Pool<fn(), 4, 1> = Pool::new();
