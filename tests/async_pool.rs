@@ -59,12 +59,14 @@ fn poll_once<F: Future>(future: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
 fn block_on<F: Future>(future: F) -> F::Output {
     let (flag, waker) = flag();
     let mut future = pin!(future);
-    let start = Instant::now();
     loop {
         let seen = woken(&flag);
         if let Poll::Ready(value) = poll_once(future.as_mut(), &waker) {
             return value;
         }
+        // The limit is on one wait for a wake-up, not on the whole run,
+        // which may be long on a slow or loaded machine.
+        let start = Instant::now();
         while woken(&flag) == seen {
             assert!(start.elapsed() < HANG, "a wake-up was lost");
             thread::park_timeout(Duration::from_millis(50));
