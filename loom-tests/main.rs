@@ -39,6 +39,7 @@
 // `no_std`-clean do not apply.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
+mod orderings;
 mod pool;
 mod ring;
 // The thread pool exists only with `std`; the other models also run in
