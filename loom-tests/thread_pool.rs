@@ -227,15 +227,10 @@ fn two_workers_two_notifiers() {
 /// the worker already took the first job), waits, and must be woken by
 /// the worker's pop; then the worker must be woken for the second job.
 ///
-/// Ignored while it cannot finish: when the worker is preempted between
-/// claiming the slot and freeing it (one preemption), the blocked submit
-/// spins without yielding. Its push returns `Busy`, its backoff is spent,
-/// and `Room::wait` returns at once because the ring already counts the
-/// slot as free, so `submit_blocking` loops on push, lock and unlock
-/// until the worker runs again. Loom never preempts the spinner for free
-/// and reports "maximum number of branches" (the backtrace ends in
-/// `submit_blocking`); on real threads it is a busy-wait for as long as
-/// the worker is descheduled.
+/// With the worker preempted between claiming the slot and freeing it, the
+/// blocked submit's push returns `Busy`; it must back off with yields (not
+/// wait in the room, which counts the slot as free), or it spins until the
+/// worker runs again and loom reports its branch limit.
 fn freed_slot_wakes_submitter(side: Side) {
     model(move || {
         let pool: Arc<ThreadPool<Mark, 1>> = Arc::new(ThreadPool::new(1).unwrap());
@@ -252,13 +247,11 @@ fn freed_slot_wakes_submitter(side: Side) {
 }
 
 #[test]
-#[ignore = "submit_blocking spins without yielding while a pop is mid-way (loom branch limit)"]
 fn freed_slot_wakes_blocked_submitter_on_main() {
     freed_slot_wakes_submitter(Side::SecondSpawned);
 }
 
 #[test]
-#[ignore = "submit_blocking spins without yielding while a pop is mid-way (loom branch limit)"]
 fn freed_slot_wakes_blocked_submitter_spawned() {
     freed_slot_wakes_submitter(Side::FirstSpawned);
 }
@@ -332,7 +325,6 @@ fn stop_wakes_blocked_submitter_spawned() {
 }
 
 #[test]
-#[ignore = "submit_blocking spins without yielding while a pop is mid-way (loom branch limit)"]
 fn stop_wakes_blocked_submitter_on_main() {
     stop_wakes_submitter(Side::SecondSpawned);
 }

@@ -174,18 +174,21 @@ impl<J, const N: usize, const W: usize, E: Env> Future for WaitPending<'_, J, N,
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         let pool = this.pool;
+        // A new wait cycle, as in the worker loop: leave the count first
+        // (a no-op if a submit already claimed us), then announce again
+        // below. Staying counted across polls would leave the count at 0
+        // after a claim whose job another context took, and the next
+        // submit would not wake us.
+        this.leave();
         if pool.has_work() {
-            this.leave();
             return Poll::Ready(());
         }
         // Register, announce, fence, re-check: the order of the worker
         // loop, with the waker stored before the announcement so that a
         // submit that sees the announcement finds the waker.
         pool.drainer.register(cx.waker());
-        if !this.counted {
-            pool.sleepers.fetch_add(1, Ordering::Relaxed);
-            this.counted = true;
-        }
+        pool.sleepers.fetch_add(1, Ordering::Relaxed);
+        this.counted = true;
         // SeqCst fence: pairs with the `SeqCst` load of `sleepers` in
         // `submit` and the fence in `wake_all`, as a worker's idle fence
         // does: either the look below sees the job (or the state change),

@@ -216,18 +216,22 @@ impl<J: Job, const N: usize> Shared<J, N> {
     ) -> Result<(), SubmitError<Envelope<J>>> {
         let backoff = Backoff::new();
         loop {
-            envelope = match self.pool.submit(envelope) {
+            let busy;
+            (envelope, busy) = match self.pool.submit(envelope) {
                 Ok(()) => return Ok(()),
-                Err(SubmitError::Full(back) | SubmitError::Busy(back)) => back,
+                Err(SubmitError::Full(back)) => (back, false),
+                Err(SubmitError::Busy(back)) => (back, true),
                 Err(stopped @ SubmitError::Stopped(_)) => return Err(self.refuse(stopped)),
             };
             if self.pool.in_own_job() || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(self.refuse(SubmitError::Full(envelope)));
             }
-            if !backoff.is_completed() {
-                // Busy (another context is mid-operation on our slot) or
-                // full: yield after a few spins, so that a preempted
-                // thread gets to finish.
+            // Busy: another context is mid-operation on our slot, which the
+            // room counts as free, so waiting there would return at once:
+            // back off instead, which yields once the spins are used up, so
+            // that a preempted thread gets to finish. Full: a few spins and
+            // yields, then wait in the room for a freed slot.
+            if busy || !backoff.is_completed() {
                 backoff.snooze();
                 continue;
             }
