@@ -273,7 +273,7 @@ stage_miri() {
 stage_tsan() {
     nightly_components rust-src ||
         skip tsan "rustup could not install nightly rust-src"
-    CARGO_TARGET_DIR="$ROOT/target/tsan" RUSTFLAGS="-Zsanitizer=thread" \
+    CARGO_TARGET_DIR="$ROOT/target/tsan" RUSTFLAGS="-Zsanitizer=thread --cfg taskring_tsan" \
         RUSTDOCFLAGS="-Zsanitizer=thread" TSAN_OPTIONS="halt_on_error=1" \
         run cargo +nightly test -Zbuild-std --target "$HOST_TARGET" --release \
         --features std,__test_hooks --lib --tests -- --test-threads=1

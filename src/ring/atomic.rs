@@ -22,6 +22,15 @@ const PUBLISH: Ordering = Ordering::Release;
 #[cfg(taskring_mutant = "publish")]
 const PUBLISH: Ordering = Ordering::Relaxed;
 
+/// The ordering of the claim's stamp load: `Relaxed` plus an `Acquire`
+/// fence after a successful claim, except in the ThreadSanitizer build.
+#[cfg(not(taskring_tsan))]
+const STAMP_LOAD: Ordering = Ordering::Relaxed;
+/// The ordering of the claim's stamp load: `Acquire` in the
+/// ThreadSanitizer build, which does not model the fence.
+#[cfg(taskring_tsan)]
+const STAMP_LOAD: Ordering = Ordering::Acquire;
+
 impl<T, const N: usize> Ring<T, N> {
     /// Marks the ring closed: from now on every push fails with
     /// [`Rejected::Closed`]. Pushes that claimed a slot before still
@@ -166,8 +175,10 @@ impl<T, const N: usize> Ring<T, N> {
             }
             let (stamp, _) = self.slot(position);
             // Relaxed: the `Acquire` fence after a successful claim orders
-            // it; the other outcomes read no data.
-            let seen = stamp.load(Ordering::Relaxed);
+            // it; the other outcomes read no data. ThreadSanitizer does not
+            // model standalone fences, so its build (`--cfg taskring_tsan`)
+            // loads with `Acquire` instead, which gives it the same edge.
+            let seen = stamp.load(STAMP_LOAD);
             let behind = Self::free_stamp(position)
                 .wrapping_add(ready)
                 .wrapping_sub(seen);
