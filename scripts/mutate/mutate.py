@@ -255,6 +255,10 @@ def cfg_tags(cfgs: list[str]) -> set[str]:
             tags.add("cs-only")
         if '"__test_hooks"' in body or "__test_hooks" in body:
             tags.add("test-hooks")
+        if "not(taskring_tsan)" in body:
+            pass
+        elif "taskring_tsan" in body:
+            tags.add("tsan-only")
     return tags
 
 
@@ -491,6 +495,9 @@ def mutants_for(site: Site, cfg: dict) -> list[Mutant]:
             m.excluded = "compiled only under --cfg loom: model scaffolding of the facade, not product code"
         if not m.excluded and "gate-mutant" in m.tags:
             m.excluded = "the code of a gate mutant (taskring_mutant), not product code"
+        if not m.excluded and "tsan-only" in m.tags:
+            m.excluded = ("compiled only under --cfg taskring_tsan, the ThreadSanitizer build, which stands in "
+                          "for orderings TSan does not model; no other build contains it")
     return out
 
 
@@ -508,8 +515,9 @@ def enumerate_sites(tree: Path, cfg: dict) -> tuple[list[Site], list[str]]:
         sites += sorted(found, key=lambda x: x.start)
     groups: dict[str, list[Site]] = {}
     for site in sites:
-        if "gate-mutant" in site.tags:
-            site.anchor = base_anchor(site) + "(gate mutant)"
+        variant = [t for t in ("gate-mutant", "tsan-only", "loom-only") if t in site.tags]
+        if variant:
+            site.anchor = base_anchor(site) + f"({variant[0]})"
             continue
         groups.setdefault(base_anchor(site), []).append(site)
     for base, group in groups.items():
@@ -890,6 +898,10 @@ def select(mutants: list[Mutant], args) -> list[Mutant]:
         chosen = [m for m in chosen if any(m.id == i or m.id.startswith(i) for i in args.id)]
     if args.match:
         chosen = [m for m in chosen if re.search(args.match, m.id)]
+    if getattr(args, "rerun", None):
+        previous = load_results(Path(args.rerun))
+        again = {row_key(r) for r in previous.values() if r["outcome"] in ("survived", "killed-other", "timeout")}
+        chosen = [m for m in chosen if mutant_key(m) in again]
     return chosen
 
 
@@ -1202,15 +1214,17 @@ def cmd_report(args, cfg) -> int:
     """Merges result CSVs (later files win for the same mutant), adds the
     justifications of justified.toml to survivors, writes the merged CSV
     (--merge) and prints the markdown tables."""
+    # Rows written before the anchor column take it from the current tree.
+    by_id = {m.id: m for m in enumerate_mutants(ROOT, cfg)[0]}
     rows: dict[str, dict] = {}
     for path in args.results or [str(HERE / "results" / "latest.csv")]:
-        rows.update(load_results(Path(path)))
+        for row in load_results(Path(path)).values():
+            if not row.get("anchor") and row["id"] in by_id:
+                row["anchor"] = by_id[row["id"]].anchor
+            # Keyed by anchor and weakening: a rerun on a tree whose lines
+            # moved replaces the earlier row of the same mutant.
+            rows[row_key(row) if row.get("anchor") else row["id"]] = row
     justified = load_justified()
-    # Rows written before the anchor column: take it from the current tree.
-    by_id = {m.id: m for m in enumerate_mutants(ROOT, cfg)[0]}
-    for row in rows.values():
-        if not row.get("anchor") and row["id"] in by_id:
-            row["anchor"] = by_id[row["id"]].anchor
     for row in rows.values():
         key = row_key(row)
         if row["outcome"] == "survived" and key in justified:
@@ -1264,6 +1278,7 @@ def main() -> int:
             s.add_argument("--skip-test", action="append", help="a loom model to leave out (repeatable)")
             s.add_argument("--no-rest", action="store_true", help="only the loom models aimed at each file")
             s.add_argument("--sample", type=int, help="a rotating sample of N mutants known to be killed")
+            s.add_argument("--rerun", help="only the mutants this result CSV records as not killed")
             s.add_argument("--merge-base", default="origin/main", help="for --sample: changed files since here")
             s.add_argument("--expect-killed", action="store_true", help="fail unless every mutant is killed semantically")
     sub.add_parser("litmus", help="check litmus.toml against the code and print RC11 verdicts")
