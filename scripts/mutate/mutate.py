@@ -874,6 +874,15 @@ def markdown(rows: list[dict]) -> str:
     out = ["| outcome | mutants |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in sorted(counts.items())]
     out += [f"| total | {len(rows)} |", ""]
+    by: dict[str, int] = {}
+    for r in rows:
+        if r["outcome"] == "killed-semantic":
+            check = "rc11" if r["decided_by"] == "rc11" else "loom (" + r["decided_by"].removeprefix("loom:") + ")"
+            by[check] = by.get(check, 0) + 1
+    if by:
+        out += ["| killed for a semantic reason by | mutants |", "|---|---|"]
+        out += [f"| {k} | {v} |" for k, v in sorted(by.items())]
+        out.append("")
     out += ["| id | function | weakening | outcome | decided by | first report |", "|---|---|---|---|---|---|"]
     for r in rows:
         report = r["report"].replace("|", "\\|")
@@ -1233,7 +1242,16 @@ def cmd_report(args, cfg) -> int:
     order = sorted(rows, key=lambda i: (rows[i]["file"], int(rows[i]["line"] or 0), i))
     if args.merge:
         write_results(Path(args.merge), rows, order)
-    print(markdown([rows[i] for i in order]), end="")
+    table = markdown([rows[i] for i in order])
+    if args.doc:
+        # Between the markers of docs/mutation.md.
+        doc = Path(args.doc)
+        text = doc.read_text()
+        begin, end = "<!-- RESULTS -->", "<!-- /RESULTS -->"
+        head, _, rest = text.partition(begin)
+        _, _, tail = rest.partition(end)
+        doc.write_text(f"{head}{begin}\n\n{table}\n{end}{tail}")
+    print(table, end="")
     return 0
 
 
@@ -1290,6 +1308,7 @@ def main() -> int:
     r = sub.add_parser("report")
     r.add_argument("--results", action="append", help="a result CSV (repeatable; later ones win)")
     r.add_argument("--merge", help="write the merged CSV here")
+    r.add_argument("--doc", help="also write the tables into this file, between <!-- RESULTS --> markers")
     args = p.parse_args()
     if getattr(args, "overlay", None) is None and args.cmd == "run":
         args.overlay = camp.get("overlay", [])
