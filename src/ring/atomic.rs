@@ -194,8 +194,14 @@ impl<T, const N: usize> Ring<T, N> {
                 // the caller did before the push (the pool's submit count)
                 // happens before a later close. The data itself is ordered
                 // by the stamps. Relaxed on failure: the next iteration
-                // reads the counter again.
-                match own.compare_exchange_weak(
+                // reads the counter again. A strong compare-and-swap: on
+                // load-linked / store-conditional cores (Arm, RISC-V) it
+                // retries inside itself when the store fails although no
+                // other context touched the counter (an interrupt between
+                // the two instructions), so a failure here always means
+                // another operation claimed `position` first, and every
+                // iteration of this loop counts toward the bound.
+                match own.compare_exchange(
                     position,
                     Self::next(position),
                     Ordering::SeqCst,
@@ -210,11 +216,6 @@ impl<T, const N: usize> Ring<T, N> {
                         fence(Ordering::Acquire);
                         return position;
                     }
-                    // A spurious failure of the weak CAS (on load-linked /
-                    // store-conditional cores, an interrupt between the
-                    // two): try again without counting it, as a strong CAS
-                    // retries inside itself.
-                    Err(current) if current == position => continue,
                     // Another operation at this end claimed `position`
                     // first.
                     Err(_) => {}
