@@ -157,8 +157,10 @@ impl<T, const N: usize> Ring<T, N> {
         // (push: one lap) or empty (pop: 0).
         let edge = (end ^ 1) << Self::LAP_SHIFT;
         let mut attempts = MAX_CLAIM_ATTEMPTS;
+        // The hook marks each counted attempt: here and after each failed
+        // one below, never on a spurious failure's retry.
+        hook!(self, Attempt);
         loop {
-            hook!(self, Attempt);
             // Acquire: pairs with the claim CAS on this counter of every
             // operation before (a release; all writes to `head` and `tail`
             // are read-modify-writes, so one release sequence reaches the
@@ -194,14 +196,8 @@ impl<T, const N: usize> Ring<T, N> {
                 // the caller did before the push (the pool's submit count)
                 // happens before a later close. The data itself is ordered
                 // by the stamps. Relaxed on failure: the next iteration
-                // reads the counter again. A strong compare-and-swap: on
-                // load-linked / store-conditional cores (Arm, RISC-V) it
-                // retries inside itself when the store fails although no
-                // other context touched the counter (an interrupt between
-                // the two instructions), so a failure here always means
-                // another operation claimed `position` first, and every
-                // iteration of this loop counts toward the bound.
-                match own.compare_exchange(
+                // reads the counter again.
+                match own.compare_exchange_weak(
                     position,
                     Self::next(position),
                     Ordering::SeqCst,
@@ -216,6 +212,11 @@ impl<T, const N: usize> Ring<T, N> {
                         fence(Ordering::Acquire);
                         return position;
                     }
+                    // A spurious failure of the weak CAS (on load-linked /
+                    // store-conditional cores, an interrupt between the
+                    // two): try again without counting it, as a strong CAS
+                    // retries inside itself.
+                    Err(current) if current == position => continue,
                     // Another operation at this end claimed `position`
                     // first.
                     Err(_) => {}
@@ -244,6 +245,7 @@ impl<T, const N: usize> Ring<T, N> {
             if attempts == 0 {
                 return REFUSED_BUSY;
             }
+            hook!(self, Attempt);
         }
     }
 

@@ -12,8 +12,11 @@ use core::{
 /// A point inside a ring operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
-    /// The start of one iteration of a `try_*` loop. Counting these bounds
-    /// the steps of one call.
+    /// The start of one counted attempt of a `try_*` loop. Counting these
+    /// bounds the steps of one call. The retry after a spurious failure of
+    /// the weak claim compare-and-swap (possible on load-linked /
+    /// store-conditional cores, and simulated by Miri) is not counted and
+    /// fires none.
     Attempt,
     /// A push has claimed its slot and not yet written or published it.
     PushClaimed,

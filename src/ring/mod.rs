@@ -107,11 +107,11 @@
 //! iteration means another context claimed a position or changed the slot
 //! first), then gives up with `Busy`. So a call finishes in a bounded number
 //! of steps whatever other threads or interrupt handlers do. (The claim is a
-//! strong compare-and-swap. On load-linked / store-conditional cores, Arm and
+//! weak compare-and-swap. On load-linked / store-conditional cores, Arm and
 //! RISC-V, its store can fail although no other context touched the
-//! counter, when an interrupt lands between the two instructions; the
-//! instruction sequence retries that inside itself, so it never counts as
-//! an attempt.)
+//! counter, when an interrupt lands between the two instructions; such a
+//! spurious failure is retried without counting, exactly as a strong
+//! compare-and-swap retries inside itself.)
 //!
 //! * **A producer preempted between claim and publish** (or a consumer
 //!   between claim and free) leaves its one slot in flight. Operations that
