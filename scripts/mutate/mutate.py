@@ -538,7 +538,15 @@ def base_anchor(site: Site) -> str:
         return f"{file}:{function}:fence()"
     suffix = {"cas-success": ":success", "cas-failure": ":failure"}.get(site.kind, "")
     op = site.op.split(" ")[0] if site.op.startswith("const ") is False else site.op.split("(")[-1].rstrip(")")
-    return f"{file}:{function}:{op}({site.receiver}){suffix}"
+    return same_cas(f"{file}:{function}:{op}({site.receiver}){suffix}")
+
+
+def same_cas(anchor: str) -> str:
+    """A weak and a strong compare-and-swap have the same orderings and the
+    same mutants: both are `compare_exchange` in an anchor, so that a
+    switch between them keeps the site's results, justifications and
+    litmus tags."""
+    return anchor.replace("compare_exchange_weak(", "compare_exchange(")
 
 
 def enumerate_mutants(tree: Path, cfg: dict) -> tuple[list[Mutant], list[str]]:
@@ -872,8 +880,11 @@ def markdown(rows: list[dict]) -> str:
     for r in rows:
         counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
     out = ["| outcome | mutants |", "|---|---|"]
-    out += [f"| {k} | {v} |" for k, v in sorted(counts.items())]
-    out += [f"| total | {len(rows)} |", ""]
+    # Every outcome, 0 included, so that a table says "survived | 0".
+    named = ["excluded", "killed-semantic", "killed-other", "timeout", "survived-justified", "survived"]
+    out += [f"| {k} | {counts.get(k, 0)} |" for k in named]
+    out += [f"| {k} | {v} |" for k, v in sorted(counts.items()) if k not in named]
+    out += [f"| generated (total) | {len(rows)} |", ""]
     by: dict[str, int] = {}
     for r in rows:
         if r["outcome"] == "killed-semantic":
@@ -1117,7 +1128,7 @@ def sample(mutants: list[Mutant], count: int, args, cfg) -> list[Mutant]:
 def key_of(anchor: str, original: str, weakened: str) -> str:
     """A mutant's identity that survives edits elsewhere in its file: its
     site's anchor and the weakening."""
-    return f"{anchor} {original}->{weakened}"
+    return f"{same_cas(anchor)} {original}->{weakened}"
 
 
 def row_key(row: dict) -> str:
@@ -1224,7 +1235,9 @@ def cmd_report(args, cfg) -> int:
     justifications of justified.toml to survivors, writes the merged CSV
     (--merge) and prints the markdown tables."""
     # Rows written before the anchor column take it from the current tree.
-    by_id = {m.id: m for m in enumerate_mutants(ROOT, cfg)[0]}
+    current = enumerate_mutants(ROOT, cfg)[0]
+    by_id = {m.id: m for m in current}
+    by_key = {mutant_key(m): m for m in current}
     rows: dict[str, dict] = {}
     for path in args.results or [str(HERE / "results" / "latest.csv")]:
         for row in load_results(Path(path)).values():
@@ -1233,15 +1246,34 @@ def cmd_report(args, cfg) -> int:
             # Keyed by anchor and weakening: a rerun on a tree whose lines
             # moved replaces the earlier row of the same mutant.
             rows[row_key(row) if row.get("anchor") else row["id"]] = row
+    # The report is about the mutants of the tree as it is: rows of sites
+    # that no longer exist are left out (said on stderr), excluded mutants
+    # need no run, and a mutant with no row is reported as not run. Ids and
+    # lines are today's; the `tree` column says what each row was run on.
+    for key in [k for k in rows if k not in by_key]:
+        print(f"report: left out {rows[key]['id']} ({key}): no such mutant in the tree now", file=sys.stderr)
+        del rows[key]
+    for key, m in by_key.items():
+        if key in rows:
+            rows[key]["id"], rows[key]["line"], rows[key]["anchor"] = m.id, m.line, m.anchor
+        elif m.excluded:
+            rows[key] = row_for(m, "excluded", "", m.excluded, 0, "not run")
+        else:
+            print(f"report: {m.id} ({key}) has no result: not run", file=sys.stderr)
+            rows[key] = row_for(m, "not-run", "", "no result in the result files given", 0, "")
+    order = sorted(rows, key=lambda i: (rows[i]["file"], int(rows[i]["line"] or 0), i))
+    if args.merge:
+        # The measured outcomes; the justifications are added below only.
+        write_results(Path(args.merge), rows, order)
+    rows = {k: dict(r) for k, r in rows.items()}
     justified = load_justified()
     for row in rows.values():
         key = row_key(row)
         if row["outcome"] == "survived" and key in justified:
             row["outcome"] = "survived-justified"
             row["report"] = justified[key]
-    order = sorted(rows, key=lambda i: (rows[i]["file"], int(rows[i]["line"] or 0), i))
-    if args.merge:
-        write_results(Path(args.merge), rows, order)
+    for key in sorted(set(justified) - {row_key(r) for r in rows.values() if r["outcome"] == "survived-justified"}):
+        print(f"report: justified.toml entry that justifies no survivor: {key}", file=sys.stderr)
     table = markdown([rows[i] for i in order])
     if args.doc:
         # Between the markers of docs/mutation.md.

@@ -288,10 +288,12 @@ def load(path: Path) -> list[dict]:
 
 def weakened(entry: dict, site: str, to: str) -> dict | None:
     """`entry` with every operation tagged `site` weakened to `to`
-    ("removed" drops it; "Acquire load"/"Relaxed load (fence dropped)" are
+    ("removed" drops it, or with `if_removed = V` on a load, makes its
+    register V; "Acquire load"/"Relaxed load (fence dropped)" are
     the facade helpers' mutants), or None if no operation has that tag."""
     hit = False
     threads = []
+    init = dict(entry["init"])
     for thread in entry["thread"]:
         ops = []
         for op in thread["ops"]:
@@ -302,6 +304,13 @@ def weakened(entry: dict, site: str, to: str) -> dict | None:
             hit = True
             new = dict(op)
             if to == "removed":
+                if "reg" in op and "if_removed" in op:
+                    # A removed look (a re-check): its register takes the
+                    # value the code acts on without it, read from a
+                    # location nobody writes.
+                    loc = f"removed_{op['reg']}"
+                    init[loc] = op["if_removed"]
+                    ops.append({"op": "load", "loc": loc, "reg": op["reg"], "order": "Relaxed"})
                 continue
             if to == "Acquire load":
                 # load_sc(x) becomes x.load(Acquire).
@@ -314,7 +323,7 @@ def weakened(entry: dict, site: str, to: str) -> dict | None:
                 new["order"] = to
             ops.append(new)
         threads.append({**thread, "ops": ops})
-    return {**entry, "thread": threads} if hit else None
+    return {**entry, "init": init, "thread": threads} if hit else None
 
 
 # === Self-test: classic litmus tests with known answers ===

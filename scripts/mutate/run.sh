@@ -52,11 +52,18 @@ if n != 1:
     sys.exit("run.sh: the backend module of src/ring/mod.rs changed shape; update the cargo-mutants step")
 open(path, "w").write(new)
 PY
-    local args=()
-    for f in "${CARGO_MUTANTS_FILES[@]}"; do
-        args+=(--file "$f")
-    done
-    for t in "${CARGO_MUTANTS_TESTS[@]}"; do
+    local args=() tests=("${CARGO_MUTANTS_TESTS[@]}")
+    # `--file` given: those files instead of the default scope.
+    if [[ " $* " != *" --file "* && " $* " != *" -f "* ]]; then
+        for f in "${CARGO_MUTANTS_FILES[@]}"; do
+            args+=(--file "$f")
+        done
+    fi
+    # CARGO_MUTANTS_TEST_ARGS="--lib --test ring": fewer test targets.
+    if [[ -n "${CARGO_MUTANTS_TEST_ARGS:-}" ]]; then
+        read -r -a tests <<<"$CARGO_MUTANTS_TEST_ARGS"
+    fi
+    for t in "${tests[@]}"; do
         args+=("--cargo-test-arg=$t")
     done
     # cargo-mutants copies the tree again and never edits it; -j1 keeps to
