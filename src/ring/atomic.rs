@@ -5,7 +5,7 @@
 
 use core::mem::{ManuallyDrop, MaybeUninit};
 
-use super::{Rejected, Ring, CLOSED, HEAD, LEN_ATTEMPTS, POSITION_MASK, TAIL};
+use super::{Rejected, Ring, CLOSED, HEAD, POSITION_MASK, TAIL};
 use crate::{
     error::PopError,
     loom::{fence, load_latest, Ordering},
@@ -31,11 +31,15 @@ const STAMP_LOAD: Ordering = Ordering::Relaxed;
 #[cfg(taskring_tsan)]
 const STAMP_LOAD: Ordering = Ordering::Acquire;
 
+/// How many times [`Ring::len`] reads its `(tail, head, tail)` triple
+/// before it settles for a pair that may not have coexisted. Bounded, so
+/// `len` is bounded-time too. (`len`'s docs state the number.)
+const LEN_ATTEMPTS: usize = 8;
+
 impl<T, const N: usize> Ring<T, N> {
     /// Marks the ring closed: from now on every push fails with
     /// [`Rejected::Closed`]. Pushes that claimed a slot before still
     /// complete, and pops go on draining. Idempotent.
-    #[allow(dead_code)] // Used by the pool.
     pub(crate) fn close(&self) {
         // Acquire: pairs with the `Release` claim CAS of every push before
         // it (they form one release sequence of RMWs on `tail`), so what
@@ -94,7 +98,6 @@ impl<T, const N: usize> Ring<T, N> {
     /// The depth is never more than the ring held (pushes in flight
     /// included) at the moment of that `head` read, which comes after the
     /// claim; it may be less, if pushes after ours are not counted.
-    #[allow(dead_code)] // Used by the pool.
     #[inline]
     pub(crate) fn push_depth(&self, value: T) -> Result<usize, Rejected<T>> {
         self.push_then(value, |claimed| {
@@ -117,7 +120,8 @@ impl<T, const N: usize> Ring<T, N> {
     /// `N` ahead of the latest `head` (read as the full check of a push
     /// reads it): a pop whose claim precedes this call's `SeqCst` fence is
     /// seen. `true` may be stale by the time the caller pushes.
-    #[allow(dead_code)] // Used by the pool.
+    // Only the thread pool (`std`) asks.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     #[inline]
     pub(crate) fn has_room(&self) -> bool {
         // Relaxed: read before `head`, a stale `tail` can only make the

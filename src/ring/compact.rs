@@ -73,16 +73,10 @@ impl<T, const N: usize> Storage<T, N> {
 #[repr(transparent)]
 pub(crate) struct CachePadded<T>(T);
 
-#[allow(dead_code)] // The ring uses only part of the API.
 impl<T> CachePadded<T> {
     /// Wraps `value`.
     pub(crate) const fn new(value: T) -> Self {
         Self(value)
-    }
-
-    /// Unwraps the value.
-    pub(crate) fn into_inner(self) -> T {
-        self.0
     }
 }
 

@@ -34,7 +34,6 @@ use crate::{
 impl<T, const N: usize> Ring<T, N> {
     /// Marks the ring closed: from now on every push fails with
     /// [`Rejected::Closed`]. Pops go on draining. Idempotent.
-    #[allow(dead_code)] // Used by the pool.
     pub(crate) fn close(&self) {
         critical(|cs| {
             // Relaxed: ordered by the critical section.
@@ -71,7 +70,6 @@ impl<T, const N: usize> Ring<T, N> {
     /// [`push`](Self::push), and on success the queue depth just after it,
     /// clamped to `1..=N`. Here it is exact: `head` is read in the push's
     /// own critical section, so no other operation runs in between.
-    #[allow(dead_code)] // Used by the pool.
     #[inline]
     pub(crate) fn push_depth(&self, value: T) -> Result<usize, Rejected<T>> {
         self.push_then::<true, _>(value, |claimed| {
@@ -86,7 +84,8 @@ impl<T, const N: usize> Ring<T, N> {
     /// closed. A closed ring has no room, so a caller that waits for room
     /// must also watch for the close. Read in one critical section, so
     /// exact when taken; it may be stale by the time the caller pushes.
-    #[allow(dead_code)] // Used by the pool.
+    // Only the thread pool (`std`) asks.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     #[inline]
     pub(crate) fn has_room(&self) -> bool {
         critical(|_| {

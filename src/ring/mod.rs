@@ -242,12 +242,6 @@ mod layout;
 /// a position or changed the slot first. (Shrunk to 2 under `--cfg loom`.)
 pub const MAX_CLAIM_ATTEMPTS: usize = crate::loom::MAX_CLAIM_ATTEMPTS;
 
-/// How many times [`Ring::len`] reads its `(tail, head, tail)` triple
-/// before it settles for a pair that may not have coexisted. Bounded, so
-/// `len` is bounded-time too. (`len`'s docs state the number.)
-#[allow(dead_code)] // Unused by the critical-section backend.
-const LEN_ATTEMPTS: usize = 8;
-
 /// Largest supported capacity: positions need a closed mark and at least
 /// three lap bits above the index bits, so that signed stamp differences
 /// never wrap.
@@ -616,7 +610,6 @@ impl<T, const N: usize> Ring<T, N> {
     }
 
     /// True once [`close`](Self::close) has run.
-    #[allow(dead_code)] // Used by the pool.
     pub(crate) fn is_closed(&self) -> bool {
         // Relaxed: the mark is set once and never cleared.
         self.tail().load(Ordering::Relaxed) & CLOSED != 0
@@ -625,7 +618,7 @@ impl<T, const N: usize> Ring<T, N> {
     /// The position the next push will claim, without the closed mark:
     /// every push that claimed a slot before this call has an earlier
     /// position. A mark for [`popped_to`](Self::popped_to).
-    #[allow(dead_code)] // Used by the thread pool.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))] // Only the thread pool (`std`) asks.
     pub(crate) fn push_mark(&self) -> usize {
         self.counters().1 & POSITION_MASK
     }
@@ -633,7 +626,7 @@ impl<T, const N: usize> Ring<T, N> {
     /// True once pops have claimed every position before `mark` (from
     /// [`push_mark`](Self::push_mark)). The `head` read is `Acquire` (see
     /// `counters`): what a popper did before its claim is visible.
-    #[allow(dead_code)] // Used by the thread pool.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))] // Only the thread pool (`std`) asks.
     pub(crate) fn popped_to(&self, mark: usize) -> bool {
         let (head, _) = self.counters();
         // Signed distance of positions, modulo 2^(BITS - 1).
