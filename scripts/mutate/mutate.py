@@ -712,6 +712,9 @@ def baseline_steps(cfg: dict, only: list[str] | None) -> list[dict]:
 LITMUS = HERE / "litmus.toml"
 # Set by `run --no-rest`: only the models aimed at the mutant's file.
 NO_REST = False
+# Set by `run --sample`: mutant id -> the one step that killed it in the
+# recorded results (the build still runs first).
+SAMPLE_STEP: dict[str, str] = {}
 
 
 def litmus_anchors() -> set[str]:
@@ -958,6 +961,9 @@ def cmd_run(args, cfg) -> int:
     mutants = select(mutants, args)
     if args.sample is not None:
         mutants = sample(mutants, args.sample, args, cfg)
+        if not mutants:
+            print("FAIL: --sample found no mutant that the results record as killed by a loom model", flush=True)
+            return 1
     results_path = Path(args.results)
     rows = load_results(results_path) if args.resume else {}
     order = [m.id for m in mutants]
@@ -1021,7 +1027,12 @@ def cmd_run(args, cfg) -> int:
         results = []
         try:
             path.write_text(mutated)
-            for step in steps_for(m, cfg, only):
+            steps = steps_for(m, cfg, only)
+            if m.id in SAMPLE_STEP:
+                steps = [s for s in steps if s["kind"] == "build" or s["name"] == SAMPLE_STEP[m.id]]
+                if len(steps) < 2:
+                    print(f"  the recorded step {SAMPLE_STEP[m.id]} is no check of this mutant now", flush=True)
+            for step in steps:
                 if step["kind"] == "loom-cs" and step["name"] not in cs_baseline:
                     # The critical-section build has no baseline of its own
                     # yet: run this step once on the unmutated file.
@@ -1090,16 +1101,18 @@ def safe(s: str) -> str:
 
 def sample(mutants: list[Mutant], count: int, args, cfg) -> list[Mutant]:
     """A small rotating sample of the mutants the campaign recorded as
-    killed for a semantic reason: those in files changed since the merge
-    base first, the rest chosen by the day of the year."""
+    killed for a semantic reason by the loom models aimed at their file:
+    those in files changed since the merge base first, the rest chosen by
+    the day of the year. Each is run again with the one loom step that
+    killed it (SAMPLE_STEP). The RC11 kills need no sample: `mutate.py
+    litmus` checks every one of them in seconds."""
     expected = load_results(HERE / "results" / "latest.csv")
-    # Killed by the models aimed at the file or by the RC11 litmus tests:
-    # what the sample runs again.
-    killed = {i for i, r in expected.items() if r["outcome"] == "killed-semantic"
-              and (r["decided_by"] == "rc11" or (r["decided_by"].startswith("loom")
-                                                  and not r["decided_by"].endswith(":rest")))}
-    killed_keys = {row_key(expected[i]) for i in killed}
-    pool = [m for m in mutants if not m.excluded and mutant_key(m) in killed_keys]
+    step = {row_key(r): r["decided_by"] for r in expected.values()
+            if r["outcome"] == "killed-semantic" and r["decided_by"].startswith("loom")
+            and not r["decided_by"].endswith(":rest")}
+    pool = [m for m in mutants if not m.excluded and mutant_key(m) in step]
+    for m in pool:
+        SAMPLE_STEP[m.id] = step[mutant_key(m)]
     if not pool:
         return []
     changed: set[str] = set()
@@ -1161,8 +1174,14 @@ def cmd_litmus(args, cfg) -> int:
             problems.append(f"{entry['name']}: its forbidden outcome is allowed as the code stands")
     mutants, _ = enumerate_mutants(ROOT, cfg)
     anchors = litmus_anchors()
+    # The mutants the results record as killed by RC11 must still be.
+    recorded = {row_key(r) for r in load_results(HERE / "results" / "latest.csv").values()
+                if r["outcome"] == "killed-semantic" and r["decided_by"] == "rc11"}
+    kills = 0
     for m in mutants:
         if m.anchor not in anchors or m.excluded:
+            if mutant_key(m) in recorded:
+                problems.append(f"{m.id}: recorded as killed by rc11, but no litmus test tags {m.anchor}")
             continue
         verdicts = []
         for entry in rc11.load(LITMUS):
@@ -1171,6 +1190,14 @@ def cmd_litmus(args, cfg) -> int:
                 allowed = rc11.allows(rc11.parse(changed)) is not None
                 verdicts.append(f"{'KILLS' if allowed else 'holds'}: {entry['name']}")
         print(f"{m.id}\n    " + "\n    ".join(verdicts))
+        if mutant_key(m) in recorded:
+            if any(v.startswith("KILLS") for v in verdicts):
+                kills += 1
+            else:
+                problems.append(f"{m.id}: recorded as killed by rc11, but every litmus test holds now")
+    gone = recorded - {mutant_key(m) for m in mutants}
+    problems += [f"recorded as killed by rc11, no such mutant now: {k}" for k in sorted(gone)]
+    print(f"{kills} of the {len(recorded)} mutants recorded as killed by rc11 are still killed")
     for p in problems:
         print("PROBLEM: " + p)
     return 1 if problems else 0
