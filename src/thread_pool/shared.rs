@@ -3,13 +3,16 @@
 //! room where blocked submitters wait, and the job runner that catches
 //! panics.
 
-use alloc::{boxed::Box, collections::VecDeque, string::String, vec::Vec};
+use alloc::{boxed::Box, collections::VecDeque, vec::Vec};
 use core::{any::Any, fmt, panic::AssertUnwindSafe, task::Waker, time::Duration};
 use std::{panic::catch_unwind, time::Instant};
 
 use crate::ring::CachePadded;
 
-use super::wait::Notify;
+use super::{
+    builder::{EventHandler, PanicPolicy, Settings},
+    wait::Notify,
+};
 use crate::{
     loom::{
         load_sc,
@@ -25,36 +28,6 @@ use crate::{
 pub(crate) struct Envelope<J> {
     pub(crate) job: J,
     pub(crate) done: Option<Notify>,
-}
-
-/// A panic handler: receives each panicking job's payload.
-pub(crate) type PanicHandler = Box<dyn Fn(Box<dyn Any + Send>) + Send + Sync>;
-/// An event handler: receives each [`PoolEvent`].
-pub(crate) type EventHandler = Box<dyn Fn(PoolEvent) + Send + Sync>;
-/// A thread start or stop hook: receives the worker index.
-pub(crate) type ThreadHook = Box<dyn Fn(usize) + Send + Sync>;
-
-/// What a job's panic does to the pool.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum PanicPolicy {
-    /// Catch the panic, count it in [`Stats::panicked`](crate::Stats),
-    /// hand the payload to the panic handler (if any) and keep the worker
-    /// running. The default.
-    #[default]
-    Isolate,
-    /// Hand the payload to the panic handler (if any), then abort the
-    /// process, as `rayon::spawn` does without a handler.
-    Abort,
-}
-
-/// Settings fixed when the pool is built.
-pub(crate) struct Settings {
-    pub(crate) policy: PanicPolicy,
-    pub(crate) on_panic: Option<PanicHandler>,
-    pub(crate) on_thread_start: Option<ThreadHook>,
-    pub(crate) on_thread_stop: Option<ThreadHook>,
-    pub(crate) name_prefix: String,
 }
 
 /// The thread pool's [`Env`]: a clock, parking and waking threads, and the
