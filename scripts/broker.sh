@@ -48,10 +48,12 @@ fail() {
 
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
     say "installing redis-server"
+    # sudo only when not root; `env` carries DEBIAN_FRONTEND past sudo,
+    # which resets the environment.
     sudo=()
     [[ $(id -u) -eq 0 ]] || sudo=(sudo)
     "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq redis-server >/dev/null
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 fi
 say "$(redis-server --version)"
 

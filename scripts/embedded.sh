@@ -4,8 +4,9 @@
 # test), clippy on thumbv7em, thumbv6m and riscv32imac, the host tests with
 # the bare-metal layout and the critical-section backend forced, the RAM and
 # flash footprint tables with their bounds, and the firmware under QEMU:
-# Cortex-M3 and Cortex-M0, the defmt variant decoded by defmt-print, four
-# RISC-V harts sharing one pool, and an RTIC v2 application.
+# Cortex-M3 and Cortex-M0, blocking and with an embassy-executor task
+# awaiting the pool, the defmt variant decoded by defmt-print, four RISC-V
+# harts sharing one pool, and an RTIC v2 application.
 #
 # Usage: bash scripts/embedded.sh
 # Exits non-zero when any step fails. Prints each step's name and time.
@@ -137,12 +138,16 @@ step "footprint (scripts/footprint.sh)" bash "$ROOT/scripts/footprint.sh"
 
 # --- QEMU firmware -----------------------------------------------------------
 
-# apt_install PACKAGE...: installs Debian packages (root, or with sudo).
+# apt_install PACKAGE...: installs Debian packages: as root directly,
+# otherwise with sudo. The package lists are refreshed first (a fresh image
+# has none). `env` carries DEBIAN_FRONTEND past sudo, which resets the
+# environment.
 apt_install() {
-    local sudo=""
-    [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    $sudo apt-get update -qq &&
-        $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq &&
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 have_qemu() {
@@ -228,6 +233,41 @@ run_defmt() {
     }
 }
 
+# run_embassy TARGET CPU MACHINE: the embassy-executor variant of
+# examples/qemu, whose task drains the pool with `run_async` while SysTick
+# submits. Besides the firmware's own PASS, its summary line must show
+# every accepted job run once (run = accepted, the order-sensitive checksum
+# equal to the expected one) and the task suspended and resumed after a
+# submit each time. A task that is never woken fails at the firmware's tick
+# deadline, and QEMU's `timeout` bounds the rest.
+run_embassy() {
+    local target=$1 cpu=$2 machine=$3
+    local out rc=0
+    out=$(run_firmware "$ROOT/examples/qemu/Cargo.toml" "$target" "$QEMU_TARGET_DIR" \
+        "$(qemu_arm "$cpu" "$machine")" --features embassy --bin taskring-qemu-embassy) || rc=$?
+    echo "$out"
+    [ "$rc" -eq 0 ] || return 1
+    local line
+    line=$(grep -E '^taskring qemu embassy \(' <<<"$out") || {
+        echo "no summary line from the embassy firmware"
+        return 1
+    }
+    field() { sed -nE "s/.* $1=([0-9a-fx]+).*/\1/p" <<<"$line"; }
+    local run accepted suspended resumed checksum expected
+    run=$(field "jobs run") accepted=$(field accepted)
+    suspended=$(field suspended) resumed=$(field resumed-by-submit)
+    checksum=$(field checksum) expected=$(field expected)
+    if [ -z "$run" ] || [ "$run" != "$accepted" ] || [ -z "$checksum" ] ||
+        [ "$checksum" != "$expected" ] || [ "${suspended:-0}" -eq 0 ] ||
+        [ "$resumed" != "$suspended" ]; then
+        echo "the summary does not hold: run=$run accepted=$accepted checksum=$checksum" \
+            "expected=$expected suspended=$suspended resumed-by-submit=$resumed"
+        return 1
+    fi
+    echo "checked: run=accepted=$run, checksum=$checksum as expected," \
+        "$suspended suspensions each ended by a submit's wake-up"
+}
+
 qemu_start=$(date +%s.%N)
 echo "=== qemu-system-arm, qemu-system-riscv32"
 if have_qemu; then
@@ -238,6 +278,10 @@ if have_qemu; then
     step "QEMU Cortex-M0 microbit (thumbv6m, critical-section backend)" \
         run_firmware "$ROOT/examples/qemu/Cargo.toml" thumbv6m-none-eabi "$QEMU_TARGET_DIR" \
         "$(qemu_arm cortex-m0 microbit)"
+    step "QEMU Cortex-M3 lm3s6965evb, embassy-executor task drains with run_async" \
+        run_embassy thumbv7m-none-eabi cortex-m3 lm3s6965evb
+    step "QEMU Cortex-M0 microbit, embassy-executor task drains with run_async" \
+        run_embassy thumbv6m-none-eabi cortex-m0 microbit
     if have_defmt_print; then
         step "QEMU Cortex-M3, defmt over semihosting, decoded by defmt-print" run_defmt
     else

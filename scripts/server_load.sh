@@ -37,10 +37,12 @@ fail() {
 
 if ! command -v wrk >/dev/null; then
     say "Installing wrk"
-    apt_get=(apt-get)
-    [[ $(id -u) -eq 0 ]] || apt_get=(sudo apt-get)
+    # sudo only when not root; `env` carries DEBIAN_FRONTEND past sudo,
+    # which resets the environment.
+    apt_get=(env DEBIAN_FRONTEND=noninteractive apt-get)
+    [[ $(id -u) -eq 0 ]] || apt_get=(sudo "${apt_get[@]}")
     "${apt_get[@]}" update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq wrk >/dev/null
+    "${apt_get[@]}" install -y -qq wrk >/dev/null
 fi
 command -v wrk >/dev/null || fail "wrk could not be installed"
 
