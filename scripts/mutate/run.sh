@@ -5,8 +5,8 @@
 #   scripts/mutate/run.sh --list                  # the mutants, no build (a dry run)
 #   scripts/mutate/run.sh --all                   # the whole campaign, then cargo-mutants
 #   scripts/mutate/run.sh --file src/ring/        # the mutants of one file or directory
-#   scripts/mutate/run.sh --id ring/atomic.rs:230 # one mutant (an id or id prefix)
-#   scripts/mutate/run.sh --sample 3              # a rotating sample of known kills (CI)
+#   scripts/mutate/run.sh --id ring/atomic.rs:21  # one mutant (an id or id prefix)
+#   scripts/mutate/run.sh --sample 3              # a sample of known loom kills (CI)
 #   scripts/mutate/run.sh --cargo-mutants         # cargo-mutants only
 #
 # Other options go to `mutate.py run` (see `python3 scripts/mutate/mutate.py
