@@ -19,7 +19,7 @@ use taskring::{
     Pool, Task,
 };
 
-use crate::{mark, model, model_bounded, Arc, Item, Mark, Side};
+use crate::{both_sides, mark, model, model_bounded, Arc, Item, Mark, Side};
 
 #[cfg(not(loom))]
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -94,14 +94,11 @@ fn drainer_vs_submit<const N: usize>(side: Side) {
     });
 }
 
-#[test]
-fn drainer_registers_vs_submit_submitter_spawned() {
-    drainer_vs_submit::<1>(Side::FirstSpawned);
-}
-
-#[test]
-fn drainer_registers_vs_submit_drainer_spawned() {
-    drainer_vs_submit::<1>(Side::SecondSpawned);
+both_sides! {
+    drainer_registers_vs_submit_submitter_spawned,
+    drainer_registers_vs_submit_drainer_spawned => |side| {
+        drainer_vs_submit::<1>(side);
+    }
 }
 
 #[test]
@@ -127,14 +124,11 @@ fn drainer_vs_resume(side: Side) {
     });
 }
 
-#[test]
-fn drainer_registers_vs_resume_resumer_spawned() {
-    drainer_vs_resume(Side::FirstSpawned);
-}
-
-#[test]
-fn drainer_registers_vs_resume_drainer_spawned() {
-    drainer_vs_resume(Side::SecondSpawned);
+both_sides! {
+    drainer_registers_vs_resume_resumer_spawned,
+    drainer_registers_vs_resume_drainer_spawned => |side| {
+        drainer_vs_resume(side);
+    }
 }
 
 // === submit_async waiting for room ∥ a worker freeing a slot ===
@@ -167,14 +161,11 @@ fn submit_async_vs_worker(side: Side) {
     });
 }
 
-#[test]
-fn submit_async_waits_for_a_freed_slot_submitter_spawned() {
-    submit_async_vs_worker(Side::FirstSpawned);
-}
-
-#[test]
-fn submit_async_waits_for_a_freed_slot_submitter_on_main() {
-    submit_async_vs_worker(Side::SecondSpawned);
+both_sides! {
+    submit_async_waits_for_a_freed_slot_submitter_spawned,
+    submit_async_waits_for_a_freed_slot_submitter_on_main => |side| {
+        submit_async_vs_worker(side);
+    }
 }
 
 /// A paused pool with a full queue: a task waits for room while another
@@ -216,14 +207,10 @@ fn submit_async_vs_stop(side: Side) {
     });
 }
 
-#[test]
-fn submit_async_vs_stop_stopper_on_main() {
-    submit_async_vs_stop(Side::FirstSpawned);
-}
-
-#[test]
-fn submit_async_vs_stop_submitter_on_main() {
-    submit_async_vs_stop(Side::SecondSpawned);
+both_sides! {
+    submit_async_vs_stop_stopper_on_main, submit_async_vs_stop_submitter_on_main => |side| {
+        submit_async_vs_stop(side);
+    }
 }
 
 // === JoinHandle completing ∥ polled or dropped ===
@@ -250,14 +237,11 @@ fn handle_polled(side: Side) {
     });
 }
 
-#[test]
-fn join_handle_completes_vs_poll_awaited_spawned() {
-    handle_polled(Side::FirstSpawned);
-}
-
-#[test]
-fn join_handle_completes_vs_poll_awaited_on_main() {
-    handle_polled(Side::SecondSpawned);
+both_sides! {
+    join_handle_completes_vs_poll_awaited_spawned,
+    join_handle_completes_vs_poll_awaited_on_main => |side| {
+        handle_polled(side);
+    }
 }
 
 /// The handle is dropped while the worker completes the job: the value is
@@ -284,14 +268,11 @@ fn handle_dropped(side: Side) {
     });
 }
 
-#[test]
-fn join_handle_completes_vs_drop_dropped_spawned() {
-    handle_dropped(Side::FirstSpawned);
-}
-
-#[test]
-fn join_handle_completes_vs_drop_dropped_on_main() {
-    handle_dropped(Side::SecondSpawned);
+both_sides! {
+    join_handle_completes_vs_drop_dropped_spawned,
+    join_handle_completes_vs_drop_dropped_on_main => |side| {
+        handle_dropped(side);
+    }
 }
 
 /// A job handed back by `stop` while its handle is awaited: the handle
@@ -315,14 +296,11 @@ fn handle_vs_stop(side: Side) {
     });
 }
 
-#[test]
-fn join_handle_not_run_vs_poll_awaited_spawned() {
-    handle_vs_stop(Side::FirstSpawned);
-}
-
-#[test]
-fn join_handle_not_run_vs_poll_awaited_on_main() {
-    handle_vs_stop(Side::SecondSpawned);
+both_sides! {
+    join_handle_not_run_vs_poll_awaited_spawned,
+    join_handle_not_run_vs_poll_awaited_on_main => |side| {
+        handle_vs_stop(side);
+    }
 }
 
 // === stop_wait ∥ a worker's last look ===

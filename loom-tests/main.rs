@@ -28,7 +28,8 @@
 //! * Items are [`Item`]s, which loom tracks for leaks.
 //! * At most four threads including main; capacities 1 and 2, and 3 (a lap
 //!   that does not end at a power of two) in one pool model.
-//! * Each scenario runs in both orientations ([`Side`]), plus a variant whose
+//! * Each scenario runs in both orientations ([`Side`], written once with
+//!   [`both_sides!`]), plus a variant whose
 //!   observer yields between attempts ([`Pause::Yield`]).
 //! * A model too big for the suite's preemption bound is bounded lower
 //!   ([`model_bounded`]) and says why, rather than being skipped.
@@ -55,6 +56,37 @@ pub(crate) use loom::{sync::Arc, thread};
 pub(crate) use std::{sync::Arc, thread};
 
 use taskring::{PopError, PushError, Ring};
+
+// === Orientations ===
+
+/// Writes a scenario's two orientations as two tests: for each entry
+/// `first_name, second_name => |side| { body }`, a test `first_name` that
+/// runs `body` with `side` = [`Side::FirstSpawned`] and a test
+/// `second_name` with [`Side::SecondSpawned`]. Attributes and doc comments
+/// before an entry apply to both tests. Each scenario is written once;
+/// the names stay apart so that a filter (a mutant's, a failing run's)
+/// can pick one orientation.
+macro_rules! both_sides {
+    ($(
+        $(#[$meta:meta])*
+        $first:ident, $second:ident => |$side:ident| $body:block
+    )*) => {$(
+        $(#[$meta])*
+        #[test]
+        fn $first() {
+            let $side = $crate::Side::FirstSpawned;
+            $body
+        }
+
+        $(#[$meta])*
+        #[test]
+        fn $second() {
+            let $side = $crate::Side::SecondSpawned;
+            $body
+        }
+    )*};
+}
+pub(crate) use both_sides;
 
 // === Model runners ===
 

@@ -22,7 +22,7 @@
 
 use taskring::{Config, Env, Job, Pool, Ring};
 
-use crate::{model, thread, Arc, Side};
+use crate::{both_sides, model, thread, Arc, Side};
 
 #[cfg(loom)]
 use loom::sync::{
@@ -89,14 +89,11 @@ fn len_never_exceeds_what_was_held(side: Side) {
     });
 }
 
-#[test]
-fn len_never_exceeds_what_was_held_mutator_spawned() {
-    len_never_exceeds_what_was_held(Side::FirstSpawned);
-}
-
-#[test]
-fn len_never_exceeds_what_was_held_observer_spawned() {
-    len_never_exceeds_what_was_held(Side::SecondSpawned);
+both_sides! {
+    len_never_exceeds_what_was_held_mutator_spawned,
+    len_never_exceeds_what_was_held_observer_spawned => |side| {
+        len_never_exceeds_what_was_held(side);
+    }
 }
 
 /// A ring of two holds one item; one thread pushes one and pops one,
@@ -123,14 +120,11 @@ fn len_never_zero_while_an_item_is_held(side: Side) {
     });
 }
 
-#[test]
-fn len_never_zero_while_an_item_is_held_mutator_spawned() {
-    len_never_zero_while_an_item_is_held(Side::FirstSpawned);
-}
-
-#[test]
-fn len_never_zero_while_an_item_is_held_observer_spawned() {
-    len_never_zero_while_an_item_is_held(Side::SecondSpawned);
+both_sides! {
+    len_never_zero_while_an_item_is_held_mutator_spawned,
+    len_never_zero_while_an_item_is_held_observer_spawned => |side| {
+        len_never_zero_while_an_item_is_held(side);
+    }
 }
 
 /// A job that does nothing.
@@ -189,14 +183,10 @@ fn depth_after_a_pop(side: Side) {
     });
 }
 
-#[test]
-fn depth_after_a_pop_runner_spawned() {
-    depth_after_a_pop(Side::FirstSpawned);
-}
-
-#[test]
-fn depth_after_a_pop_submitter_spawned() {
-    depth_after_a_pop(Side::SecondSpawned);
+both_sides! {
+    depth_after_a_pop_runner_spawned, depth_after_a_pop_submitter_spawned => |side| {
+        depth_after_a_pop(side);
+    }
 }
 
 // === stop_wait: a job's effects are visible once it returns ===

@@ -12,7 +12,7 @@
 
 use taskring::{Config, Env, Idle, Job, Pool, Spin, SubmitError};
 
-use crate::{mark, model, model_at, Arc, Item, Mark, Side};
+use crate::{both_sides, mark, model, model_at, Arc, Item, Mark, Side};
 
 #[cfg(loom)]
 use loom::sync::{
@@ -200,24 +200,14 @@ fn submit_vs_stop<const N: usize>(side: Side) {
     });
 }
 
-#[test]
-fn submit_vs_stop_n1_submitter_spawned() {
-    submit_vs_stop::<1>(Side::FirstSpawned);
-}
+both_sides! {
+    submit_vs_stop_n1_submitter_spawned, submit_vs_stop_n1_stopper_spawned => |side| {
+        submit_vs_stop::<1>(side);
+    }
 
-#[test]
-fn submit_vs_stop_n1_stopper_spawned() {
-    submit_vs_stop::<1>(Side::SecondSpawned);
-}
-
-#[test]
-fn submit_vs_stop_n2_submitter_spawned() {
-    submit_vs_stop::<2>(Side::FirstSpawned);
-}
-
-#[test]
-fn submit_vs_stop_n2_stopper_spawned() {
-    submit_vs_stop::<2>(Side::SecondSpawned);
+    submit_vs_stop_n2_submitter_spawned, submit_vs_stop_n2_stopper_spawned => |side| {
+        submit_vs_stop::<2>(side);
+    }
 }
 
 // === submit ∥ run_pending ∥ stop_wait ===
@@ -319,14 +309,11 @@ fn two_run_pending_vs_submit_n1_submitter_spawned() {
     two_runners_vs_submit::<1>(Side::SecondSpawned, 2);
 }
 
-#[test]
-fn two_run_pending_vs_submit_n2_runners_spawned() {
-    two_runners_vs_submit::<2>(Side::FirstSpawned, 2);
-}
-
-#[test]
-fn two_run_pending_vs_submit_n2_submitter_spawned() {
-    two_runners_vs_submit::<2>(Side::SecondSpawned, 2);
+both_sides! {
+    two_run_pending_vs_submit_n2_runners_spawned,
+    two_run_pending_vs_submit_n2_submitter_spawned => |side| {
+        two_runners_vs_submit::<2>(side, 2);
+    }
 }
 
 // === pause / resume ∥ worker ===
@@ -370,14 +357,10 @@ fn pause_vs_worker(side: Side) {
     });
 }
 
-#[test]
-fn pause_resume_vs_running_worker() {
-    pause_vs_worker(Side::FirstSpawned);
-}
-
-#[test]
-fn pause_resume_vs_worker_started_while_paused() {
-    pause_vs_worker(Side::SecondSpawned);
+both_sides! {
+    pause_resume_vs_running_worker, pause_resume_vs_worker_started_while_paused => |side| {
+        pause_vs_worker(side);
+    }
 }
 
 // === stop of a paused pool ∥ worker ===
@@ -445,14 +428,11 @@ fn pause_vs_stop_wait(side: Side) {
     });
 }
 
-#[test]
-fn pause_vs_stop_wait_vs_worker_pauser_spawned() {
-    pause_vs_stop_wait(Side::FirstSpawned);
-}
-
-#[test]
-fn pause_vs_stop_wait_vs_worker_stop_wait_spawned() {
-    pause_vs_stop_wait(Side::SecondSpawned);
+both_sides! {
+    pause_vs_stop_wait_vs_worker_pauser_spawned,
+    pause_vs_stop_wait_vs_worker_stop_wait_spawned => |side| {
+        pause_vs_stop_wait(side);
+    }
 }
 
 // === submit → wake an idle worker ===
@@ -596,14 +576,10 @@ fn resume_wakes_worker(side: Side) {
     });
 }
 
-#[test]
-fn resume_wakes_a_parked_worker() {
-    resume_wakes_worker(Side::FirstSpawned);
-}
-
-#[test]
-fn resume_wakes_a_parked_worker_on_main() {
-    resume_wakes_worker(Side::SecondSpawned);
+both_sides! {
+    resume_wakes_a_parked_worker, resume_wakes_a_parked_worker_on_main => |side| {
+        resume_wakes_worker(side);
+    }
 }
 
 // === a job that submits a job ===
@@ -645,14 +621,10 @@ fn job_submits_a_job(side: Side) {
     });
 }
 
-#[test]
-fn job_submits_a_job_worker_spawned() {
-    job_submits_a_job(Side::FirstSpawned);
-}
-
-#[test]
-fn job_submits_a_job_worker_on_main() {
-    job_submits_a_job(Side::SecondSpawned);
+both_sides! {
+    job_submits_a_job_worker_spawned, job_submits_a_job_worker_on_main => |side| {
+        job_submits_a_job(side);
+    }
 }
 
 // === dropping a pool with jobs queued ===
@@ -736,14 +708,11 @@ fn drop_with_jobs_queued(side: Side) {
     });
 }
 
-#[test]
-fn drop_pool_with_jobs_queued_submitter_spawned() {
-    drop_with_jobs_queued(Side::FirstSpawned);
-}
-
-#[test]
-fn drop_pool_with_jobs_queued_runner_spawned() {
-    drop_with_jobs_queued(Side::SecondSpawned);
+both_sides! {
+    drop_pool_with_jobs_queued_submitter_spawned,
+    drop_pool_with_jobs_queued_runner_spawned => |side| {
+        drop_with_jobs_queued(side);
+    }
 }
 
 // === capacity 3: laps inside the race ===
@@ -847,12 +816,8 @@ fn laps_n3(side: Side) {
     });
 }
 
-#[test]
-fn laps_n3_submitter_spawned() {
-    laps_n3(Side::FirstSpawned);
-}
-
-#[test]
-fn laps_n3_runner_spawned() {
-    laps_n3(Side::SecondSpawned);
+both_sides! {
+    laps_n3_submitter_spawned, laps_n3_runner_spawned => |side| {
+        laps_n3(side);
+    }
 }

@@ -19,8 +19,8 @@
 use taskring::{PushError, Ring};
 
 use crate::{
-    assert_conserved, assert_fifo_per_producer, assert_quiescent_edges, drain_quiescent, model,
-    model_bounded, thread, Arc, Item, Ledger, Pause, Side,
+    assert_conserved, assert_fifo_per_producer, assert_quiescent_edges, both_sides,
+    drain_quiescent, model, model_bounded, thread, Arc, Item, Ledger, Pause, Side,
 };
 
 /// Ids of items pushed before the race.
@@ -346,24 +346,14 @@ fn one_to_one() -> Scenario {
     Scenario::new(vec![produce(&[1, 2], 2)], vec![consume(2, 2)])
 }
 
-#[test]
-fn p1c1_n1_producer_spawned() {
-    one_to_one().check::<1>(Side::FirstSpawned);
-}
+both_sides! {
+    p1c1_n1_producer_spawned, p1c1_n1_consumer_spawned => |side| {
+        one_to_one().check::<1>(side);
+    }
 
-#[test]
-fn p1c1_n1_consumer_spawned() {
-    one_to_one().check::<1>(Side::SecondSpawned);
-}
-
-#[test]
-fn p1c1_n2_producer_spawned() {
-    one_to_one().check::<2>(Side::FirstSpawned);
-}
-
-#[test]
-fn p1c1_n2_consumer_spawned() {
-    one_to_one().check::<2>(Side::SecondSpawned);
+    p1c1_n2_producer_spawned, p1c1_n2_consumer_spawned => |side| {
+        one_to_one().check::<2>(side);
+    }
 }
 
 // === Observers that yield between attempts (tokio-rs/loom#392) ===
@@ -381,14 +371,10 @@ fn yielding_consumer() -> Scenario {
     )
 }
 
-#[test]
-fn yield_observer_pop_n1_producer_spawned() {
-    yielding_consumer().check::<1>(Side::FirstSpawned);
-}
-
-#[test]
-fn yield_observer_pop_n1_consumer_spawned() {
-    yielding_consumer().check::<1>(Side::SecondSpawned);
+both_sides! {
+    yield_observer_pop_n1_producer_spawned, yield_observer_pop_n1_consumer_spawned => |side| {
+        yielding_consumer().check::<1>(side);
+    }
 }
 
 /// A full ring; the producer retries with `yield_now` while a consumer
@@ -405,14 +391,10 @@ fn yielding_producer() -> Scenario {
     .prefill(1)
 }
 
-#[test]
-fn yield_observer_push_n1_producer_spawned() {
-    yielding_producer().check::<1>(Side::FirstSpawned);
-}
-
-#[test]
-fn yield_observer_push_n1_consumer_spawned() {
-    yielding_producer().check::<1>(Side::SecondSpawned);
+both_sides! {
+    yield_observer_push_n1_producer_spawned, yield_observer_push_n1_consumer_spawned => |side| {
+        yielding_producer().check::<1>(side);
+    }
 }
 
 // === 2 producers, 1 consumer ===
@@ -424,24 +406,14 @@ fn two_to_one() -> Scenario {
     )
 }
 
-#[test]
-fn p2c1_n1_producers_spawned() {
-    two_to_one().check::<1>(Side::FirstSpawned);
-}
+both_sides! {
+    p2c1_n1_producers_spawned, p2c1_n1_consumer_spawned => |side| {
+        two_to_one().check::<1>(side);
+    }
 
-#[test]
-fn p2c1_n1_consumer_spawned() {
-    two_to_one().check::<1>(Side::SecondSpawned);
-}
-
-#[test]
-fn p2c1_n2_producers_spawned() {
-    two_to_one().check::<2>(Side::FirstSpawned);
-}
-
-#[test]
-fn p2c1_n2_consumer_spawned() {
-    two_to_one().check::<2>(Side::SecondSpawned);
+    p2c1_n2_producers_spawned, p2c1_n2_consumer_spawned => |side| {
+        two_to_one().check::<2>(side);
+    }
 }
 
 // === 1 producer, 2 consumers ===
@@ -453,24 +425,14 @@ fn one_to_two() -> Scenario {
     )
 }
 
-#[test]
-fn p1c2_n1_producer_spawned() {
-    one_to_two().check::<1>(Side::FirstSpawned);
-}
+both_sides! {
+    p1c2_n1_producer_spawned, p1c2_n1_consumers_spawned => |side| {
+        one_to_two().check::<1>(side);
+    }
 
-#[test]
-fn p1c2_n1_consumers_spawned() {
-    one_to_two().check::<1>(Side::SecondSpawned);
-}
-
-#[test]
-fn p1c2_n2_producer_spawned() {
-    one_to_two().check::<2>(Side::FirstSpawned);
-}
-
-#[test]
-fn p1c2_n2_consumers_spawned() {
-    one_to_two().check::<2>(Side::SecondSpawned);
+    p1c2_n2_producer_spawned, p1c2_n2_consumers_spawned => |side| {
+        one_to_two().check::<2>(side);
+    }
 }
 
 // === Pop then push on a full ring ===
@@ -488,24 +450,14 @@ fn pop_then_push() -> Scenario {
     )
 }
 
-#[test]
-fn pop_then_push_full_n1_pusher_spawned() {
-    pop_then_push().prefill(1).check::<1>(Side::FirstSpawned);
-}
+both_sides! {
+    pop_then_push_full_n1_pusher_spawned, pop_then_push_full_n1_consumer_spawned => |side| {
+        pop_then_push().prefill(1).check::<1>(side);
+    }
 
-#[test]
-fn pop_then_push_full_n1_consumer_spawned() {
-    pop_then_push().prefill(1).check::<1>(Side::SecondSpawned);
-}
-
-#[test]
-fn pop_then_push_full_n2_pusher_spawned() {
-    pop_then_push().prefill(2).check::<2>(Side::FirstSpawned);
-}
-
-#[test]
-fn pop_then_push_full_n2_consumer_spawned() {
-    pop_then_push().prefill(2).check::<2>(Side::SecondSpawned);
+    pop_then_push_full_n2_pusher_spawned, pop_then_push_full_n2_consumer_spawned => |side| {
+        pop_then_push().prefill(2).check::<2>(side);
+    }
 }
 
 /// Two threads pop then push on a full ring of two, racing one consumer.
@@ -532,14 +484,10 @@ fn almost_full() -> Scenario {
     Scenario::new(vec![produce(&[1, 2], 1)], vec![consume(2, 1)]).prefill(1)
 }
 
-#[test]
-fn edges_almost_full_n2_producer_spawned() {
-    almost_full().check::<2>(Side::FirstSpawned);
-}
-
-#[test]
-fn edges_almost_full_n2_consumer_spawned() {
-    almost_full().check::<2>(Side::SecondSpawned);
+both_sides! {
+    edges_almost_full_n2_producer_spawned, edges_almost_full_n2_consumer_spawned => |side| {
+        almost_full().check::<2>(side);
+    }
 }
 
 /// Two producers race for the last free slot while nobody pops: exactly
@@ -580,30 +528,17 @@ fn laps() -> Scenario {
     Scenario::new(vec![produce(&[1, 2], 2)], vec![consume(2, 2)])
 }
 
-#[test]
-fn laps_n1_producer_spawned() {
-    laps().warm_laps(2).check::<1>(Side::FirstSpawned);
-}
+both_sides! {
+    laps_n1_producer_spawned, laps_n1_consumer_spawned => |side| {
+        laps().warm_laps(2).check::<1>(side);
+    }
 
-#[test]
-fn laps_n1_consumer_spawned() {
-    laps().warm_laps(2).check::<1>(Side::SecondSpawned);
-}
-
-#[test]
-fn laps_n2_producer_spawned() {
-    laps()
-        .warm_laps(1)
-        .prefill(1)
-        .check::<2>(Side::FirstSpawned);
-}
-
-#[test]
-fn laps_n2_consumer_spawned() {
-    laps()
-        .warm_laps(1)
-        .prefill(1)
-        .check::<2>(Side::SecondSpawned);
+    laps_n2_producer_spawned, laps_n2_consumer_spawned => |side| {
+        laps()
+            .warm_laps(1)
+            .prefill(1)
+            .check::<2>(side);
+    }
 }
 
 /// The counters wrap around to zero during the race: they start one lap
