@@ -265,19 +265,19 @@ stage_miri() {
     run cargo +nightly miri setup </dev/null ||
         skip miri "cargo miri setup failed (std's dependencies come from crates.io)"
     # Doc tests are skipped: each is a separate interpreter start. The
-    # `unsafe` code lives in the ring and its slots: the library's unit
-    # tests and the ring's test files run under several seeds (each seed
-    # is another thread schedule and another pattern of spurious CAS
-    # failures); the pool and thread-pool files, whose own code is safe,
-    # run under one, which keeps the stage within CI's time budget.
-    local ring_tests=(ring backend stall ring_threads) rest=() name
+    # ring's concurrent test files run under several seeds (each seed is
+    # another thread schedule and another pattern of spurious CAS
+    # failures); the library's unit tests and the other files, which are
+    # single-threaded or test the pools, whose own code is safe, run under
+    # one, which keeps the stage within CI's time budget.
+    local seeded=(backend stall ring_threads) rest=(--lib) name
     for name in tests/*.rs; do
         name=$(basename "$name" .rs)
-        [[ " ${ring_tests[*]} " == *" $name "* ]] || rest+=(--test "$name")
+        [[ " ${seeded[*]} " == *" $name "* ]] || rest+=(--test "$name")
     done
     CARGO_TARGET_DIR="$ROOT/target/miri" MIRIFLAGS="$MIRIFLAGS_TIER0 $MIRI_SEEDS_RING" \
-        run cargo +nightly miri test --features std,__test_hooks --lib \
-        "${ring_tests[@]/#/--test=}"
+        run cargo +nightly miri test --features std,__test_hooks \
+        "${seeded[@]/#/--test=}"
     CARGO_TARGET_DIR="$ROOT/target/miri" MIRIFLAGS="$MIRIFLAGS_TIER0" \
         run cargo +nightly miri test --features std,__test_hooks "${rest[@]}"
 }
