@@ -98,9 +98,11 @@ pub use crate::thread_pool::{BuildError, ThreadPool};
 pub use crate::{
     error::{ConfigError, PopError, PushError, StopError, SubmitError, WorkerError},
     pool::{
+        config::Config,
         env::{Bare, Env, Hooks},
+        event::PoolEvent,
         job::{Idle, Job, Spin},
-        stats::{Config, PoolEvent, Stats},
+        stats::Stats,
         Pool,
     },
     ring::Ring,

@@ -2,7 +2,7 @@
 //! reports an event. One trait, so the no_std pool and the thread pool share
 //! one wake-up protocol and one event path.
 
-use super::stats::PoolEvent;
+use super::event::PoolEvent;
 
 /// What a [`Pool`](crate::Pool) needs from the world around it.
 ///

@@ -152,10 +152,10 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         // Parked workers drain the queue too: a pause no longer holds them.
         self.wake_all();
         {
-            let _active = Active::enter(&self.others);
+            let _active = Active::enter(&self.callers);
             let backoff = Backoff::new();
             self.mark_own(|| loop {
-                match self.run_one(&self.others, run_job) {
+                match self.run_one(&self.callers, run_job) {
                     Step::Ran(_) => backoff.reset(),
                     Step::Busy => backoff.snooze(),
                     // Closed and empty, or emptied by `stop`.
@@ -230,7 +230,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     ) -> impl Iterator<Item = &'a RunCounters> {
         self.workers
             .iter()
-            .chain(core::iter::once(&self.others))
+            .chain(core::iter::once(&self.callers))
             .chain(extra.iter())
             .map(|counters| &**counters)
     }

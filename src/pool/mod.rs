@@ -111,7 +111,9 @@ use crate::{
     ring::{Rejected, Ring},
 };
 
+pub(crate) mod config;
 pub(crate) mod env;
+pub(crate) mod event;
 pub(crate) mod job;
 mod lifecycle;
 pub(crate) mod stats;
@@ -120,9 +122,11 @@ mod wait;
 pub use self::wait::WaitPending;
 
 use self::{
+    config::Config,
     env::{Bare, Env},
+    event::PoolEvent,
     job::{Idle, Job},
-    stats::{Config, PoolEvent, RunCounters, SubmitCounters},
+    stats::{RunCounters, SubmitCounters},
 };
 
 /// `state` bit: workers and `run_pending` start no new job; `stop` ran.
@@ -202,8 +206,9 @@ pub struct Pool<J, const N: usize, const W: usize, E: Env = Bare> {
     sleepers: CachePadded<AtomicUsize>,
     submits: CachePadded<SubmitCounters>,
     workers: [CachePadded<RunCounters>; W],
-    /// Shared by `run_pending` and `stop_wait` callers.
-    others: CachePadded<RunCounters>,
+    /// Shared by the contexts that run jobs from outside the worker set:
+    /// `run_pending`, `run_async` and `stop_wait` callers.
+    callers: CachePadded<RunCounters>,
     /// The waker of the task awaiting [`wait_pending`](Self::wait_pending),
     /// woken with every idle worker a submit claims (see the module docs).
     drainer: WakerSlot,
@@ -258,7 +263,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
                 sleepers: CachePadded::new(AtomicUsize::new(0)),
                 submits: CachePadded::new(SubmitCounters::new()),
                 workers: repeat!(CachePadded::new(RunCounters::new(false)); W),
-                others: CachePadded::new(RunCounters::new(true)),
+                callers: CachePadded::new(RunCounters::new(true)),
                 drainer: WakerSlot::new(),
                 config,
                 env,
@@ -486,10 +491,10 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         if max == 0 {
             return 0;
         }
-        let _active = Active::enter(&self.others);
+        let _active = Active::enter(&self.callers);
         self.mark_own(|| {
             while ran < max {
-                match self.run_one(&self.others, run_job) {
+                match self.run_one(&self.callers, run_job) {
                     Step::Ran(_) => ran += 1,
                     _ => break,
                 }
@@ -680,13 +685,13 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
                 }
             }
         };
-        self.took(counters, entry.at);
+        self.after_take(counters, entry.at);
         Step::Ran(self.execute(counters, entry.job, exec))
     }
 
     /// Bookkeeping after a job left the queue.
     #[inline]
-    fn took(&self, counters: &RunCounters, at: E::Stamp) {
+    fn after_take(&self, counters: &RunCounters, at: E::Stamp) {
         if self.env.has_clock() {
             let enqueued = self.env.ticks(at);
             let waited = self.env.ticks(self.env.now()).saturating_sub(enqueued);

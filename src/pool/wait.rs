@@ -128,11 +128,11 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     where
         J: Job,
     {
-        let _active = Active::enter(&self.others);
+        let _active = Active::enter(&self.callers);
         self.mark_own(|| {
             let mut ran = 0;
             loop {
-                match self.run_one(&self.others, run_job) {
+                match self.run_one(&self.callers, run_job) {
                     Step::Ran(_) if ran + 1 < max => ran += 1,
                     step @ Step::Ran(_) => return (ran + 1, step),
                     step => return (ran, step),
