@@ -81,6 +81,8 @@ struct ReadmeDoctests;
 
 #[cfg(feature = "defmt")]
 mod defmt;
+#[cfg(any(not(target_has_atomic = "ptr"), taskring_force_cs))]
+mod cs_atomic;
 mod error;
 mod loom;
 #[cfg(feature = "metrics")]

@@ -288,189 +288,51 @@ mod model {
 }
 
 // ===========================================================================
-// Critical-section atomics: targets without compare-and-swap
+// Critical sections: targets without compare-and-swap
 // ===========================================================================
 //
 // Selected on targets without pointer-sized CAS (thumbv6m, riscv32imc) and,
-// for host tests, by `--cfg taskring_force_cs`. The explicit re-exports below
-// shadow the glob re-exports of the same names above, so every user of
-// `crate::loom::AtomicUsize` transparently gets this version.
+// for host tests, by `--cfg taskring_force_cs`. The atomics built on them
+// live in `crate::cs_atomic`; the explicit re-exports below shadow the glob
+// re-exports of the same names above, so every user of
+// `crate::loom::AtomicUsize` transparently gets that version.
 
 #[cfg(any(not(target_has_atomic = "ptr"), taskring_force_cs))]
-pub(crate) use self::cs::{critical, AtomicUsize};
+pub(crate) use crate::cs_atomic::{critical, AtomicUsize};
 
+/// What the critical-section atomics build on, which the re-export above
+/// shadows: the real (or modelled) `AtomicUsize`, and a critical section.
 #[cfg(any(not(target_has_atomic = "ptr"), taskring_force_cs))]
-mod cs {
-    use core::marker::PhantomData;
-
+pub(crate) mod base {
     #[cfg(loom)]
-    use super::model as base;
+    pub(crate) use super::model::AtomicUsize;
     #[cfg(not(loom))]
-    use super::real as base;
-    use super::Ordering;
+    pub(crate) use super::real::AtomicUsize;
 
-    /// Proof that the holder runs inside [`critical`]. It cannot escape the
-    /// closure, because the closure is generic over its lifetime.
-    #[derive(Debug, Clone, Copy)]
-    pub(crate) struct CsToken<'cs>(PhantomData<&'cs ()>);
-
-    /// Runs `f` in a critical section: no interrupt handler and no other
-    /// core runs a critical section of this program meanwhile.
+    /// Runs `f` with interrupts (and, on a multi-core part, the other
+    /// cores' critical sections) held off.
     #[cfg(all(not(loom), feature = "critical-section"))]
     #[inline]
-    pub(crate) fn critical<R>(f: impl FnOnce(CsToken<'_>) -> R) -> R {
-        critical_section::with(|_| f(CsToken(PhantomData)))
+    pub(crate) fn critical_section<R>(f: impl FnOnce() -> R) -> R {
+        critical_section::with(|_| f())
     }
 
     /// Never part of a finished build: without the `critical-section`
     /// feature, `lib.rs` stops the build with a `compile_error!` that names
     /// the fix. This stub keeps that error the only one reported.
     #[cfg(all(not(loom), not(feature = "critical-section")))]
-    pub(crate) fn critical<R>(_: impl FnOnce(CsToken<'_>) -> R) -> R {
+    pub(crate) fn critical_section<R>(_: impl FnOnce() -> R) -> R {
         unreachable!("taskring: the critical-section feature is off")
     }
 
     /// Under loom a critical section is one global loom `Mutex`, so the
     /// models explore every order of whole critical sections.
     #[cfg(loom)]
-    pub(crate) fn critical<R>(f: impl FnOnce(CsToken<'_>) -> R) -> R {
+    pub(crate) fn critical_section<R>(f: impl FnOnce() -> R) -> R {
         loom::lazy_static! {
             static ref LOCK: loom::sync::Mutex<()> = loom::sync::Mutex::new(());
         }
         let _guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(CsToken(PhantomData))
-    }
-
-    /// The load half of a read-modify-write with ordering `order`.
-    const fn load_part(order: Ordering) -> Ordering {
-        match order {
-            Ordering::Acquire | Ordering::AcqRel => Ordering::Acquire,
-            Ordering::SeqCst => Ordering::SeqCst,
-            _ => Ordering::Relaxed,
-        }
-    }
-
-    /// The store half of a read-modify-write with ordering `order`.
-    const fn store_part(order: Ordering) -> Ordering {
-        match order {
-            Ordering::Release | Ordering::AcqRel => Ordering::Release,
-            Ordering::SeqCst => Ordering::SeqCst,
-            _ => Ordering::Relaxed,
-        }
-    }
-
-    /// The stronger of two load orderings.
-    const fn stronger(a: Ordering, b: Ordering) -> Ordering {
-        match (a, b) {
-            (Ordering::SeqCst, _) | (_, Ordering::SeqCst) => Ordering::SeqCst,
-            (Ordering::Acquire, _) | (_, Ordering::Acquire) => Ordering::Acquire,
-            _ => Ordering::Relaxed,
-        }
-    }
-
-    /// An `AtomicUsize` with the usual method signatures for targets that
-    /// only have atomic loads and stores.
-    ///
-    /// Loads are plain atomic loads. Every read-modify-write is a load and
-    /// a store inside one [`critical`] section. Stores also take a critical
-    /// section, so that on a multi-core implementation (a spinlock between
-    /// cores) no store lands between the load and the store of another
-    /// core's read-modify-write. Code that already holds a critical section
-    /// uses [`store_in`](Self::store_in) instead of nesting a second one.
-    #[repr(transparent)]
-    pub(crate) struct AtomicUsize(base::AtomicUsize);
-
-    #[allow(dead_code)] // Some methods are used by only one backend.
-    impl AtomicUsize {
-        loom_const_fn! {
-            pub(crate) fn new(value: usize) -> Self {
-                Self(base::AtomicUsize::new(value))
-            }
-        }
-
-        #[inline]
-        pub(crate) fn load(&self, order: Ordering) -> usize {
-            self.0.load(order)
-        }
-
-        #[inline]
-        pub(crate) fn store(&self, value: usize, order: Ordering) {
-            critical(|_| self.0.store(value, order));
-        }
-
-        /// A plain store by a caller that already holds a critical section.
-        #[inline]
-        pub(crate) fn store_in(&self, value: usize, order: Ordering, _: CsToken<'_>) {
-            self.0.store(value, order);
-        }
-
-        /// Replaces the value with `f(old)` in one critical section and
-        /// returns `old`.
-        #[inline]
-        fn update(&self, order: Ordering, f: impl FnOnce(usize) -> usize) -> usize {
-            critical(|_| {
-                let old = self.0.load(load_part(order));
-                self.0.store(f(old), store_part(order));
-                old
-            })
-        }
-
-        #[inline]
-        pub(crate) fn swap(&self, value: usize, order: Ordering) -> usize {
-            self.update(order, |_| value)
-        }
-
-        #[inline]
-        pub(crate) fn fetch_add(&self, value: usize, order: Ordering) -> usize {
-            self.update(order, |old| old.wrapping_add(value))
-        }
-
-        #[inline]
-        pub(crate) fn fetch_sub(&self, value: usize, order: Ordering) -> usize {
-            self.update(order, |old| old.wrapping_sub(value))
-        }
-
-        #[inline]
-        pub(crate) fn fetch_or(&self, value: usize, order: Ordering) -> usize {
-            self.update(order, |old| old | value)
-        }
-
-        #[inline]
-        pub(crate) fn fetch_and(&self, value: usize, order: Ordering) -> usize {
-            self.update(order, |old| old & value)
-        }
-
-        #[inline]
-        pub(crate) fn fetch_max(&self, value: usize, order: Ordering) -> usize {
-            self.update(order, |old| old.max(value))
-        }
-
-        /// # Errors
-        ///
-        /// The current value, when it is not `current`.
-        #[inline]
-        pub(crate) fn compare_exchange(
-            &self,
-            current: usize,
-            new: usize,
-            success: Ordering,
-            failure: Ordering,
-        ) -> Result<usize, usize> {
-            critical(|_| {
-                let old = self.0.load(stronger(load_part(success), failure));
-                if old == current {
-                    self.0.store(new, store_part(success));
-                    Ok(old)
-                } else {
-                    Err(old)
-                }
-            })
-        }
-    }
-
-    impl core::fmt::Debug for AtomicUsize {
-        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-            self.0.load(Ordering::Relaxed).fmt(f)
-        }
+        f()
     }
 }
