@@ -98,7 +98,12 @@ pub(crate) fn load_sc(atomic: &AtomicUsize) -> usize {
 
 #[cfg(not(loom))]
 mod real {
-    pub(crate) use core::sync::atomic::{fence, AtomicU8, AtomicUsize, Ordering};
+    /// The pool's tick counters (`crate::pool::ticks`), where the target
+    /// has 64-bit atomics.
+    #[cfg(target_has_atomic = "64")]
+    #[allow(unused_imports)] // Unused with `--cfg taskring_narrow_ticks`.
+    pub(crate) use core::sync::atomic::AtomicU64;
+    pub(crate) use core::sync::atomic::{fence, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
     /// How many times one `try_*` call may lose a claim race (a failed
     /// compare-and-swap, each meaning another operation claimed first) before
@@ -225,9 +230,13 @@ mod real {
 
 #[cfg(loom)]
 mod model {
+    /// The pool's tick counters (`crate::pool::ticks`), where the target
+    /// has 64-bit atomics.
+    #[allow(unused_imports)] // Unused with `--cfg taskring_narrow_ticks`.
+    pub(crate) use loom::sync::atomic::AtomicU64;
     pub(crate) use loom::{
         cell::UnsafeCell,
-        sync::atomic::{fence, AtomicU8, AtomicUsize, Ordering},
+        sync::atomic::{fence, AtomicU32, AtomicU8, AtomicUsize, Ordering},
     };
 
     /// Shrunk under loom so that a lost claim race is explored cheaply.

@@ -328,7 +328,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             stats.completed = stats.completed.wrapping_add(load(&counters.completed));
             stats.panicked = stats.panicked.wrapping_add(load(&counters.panicked));
             stats.running = stats.running.wrapping_add(load(&counters.running));
-            max_wait = max_wait.max(load(&counters.max_wait));
+            max_wait = max_wait.max(counters.max_wait.load());
         }
         stats.submitted = stats
             .completed
@@ -336,10 +336,12 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             .wrapping_add(stats.handed_back)
             .wrapping_add(stats.running)
             .wrapping_add(stats.queued);
-        stats.max_wait = max_wait as u64;
+        stats.max_wait = max_wait;
         if self.env.has_clock() && stats.queued > 0 {
-            let now = self.env.ticks(self.env.now()) as usize;
-            stats.lag = now.wrapping_sub(load(&s.front)) as u64;
+            let now = self.env.ticks(self.env.now());
+            // Saturating: a context may have stored a front stamped after
+            // our clock read.
+            stats.lag = now.saturating_sub(s.front.load());
         }
         stats
     }

@@ -117,6 +117,7 @@ pub(crate) mod event;
 pub(crate) mod job;
 mod lifecycle;
 pub(crate) mod stats;
+mod ticks;
 mod wait;
 
 pub use self::wait::WaitPending;
@@ -365,8 +366,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         if self.env.has_clock() && depth == 1 {
             // This job is now the front of the queue: its stamp, not a
             // second clock read.
-            let ticks = self.env.ticks(at) as usize;
-            submits.front.store(ticks, Ordering::Relaxed);
+            submits.front.store(self.env.ticks(at));
         }
         if depth >= self.config.high
             && submits.overloaded.load(Ordering::Relaxed) == 0
@@ -383,9 +383,11 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     /// A submit's look at the lag: the age of the front of the queue.
     #[cold]
     fn look_at_lag_on_submit(&self) {
-        let front = self.submits.front.load(Ordering::Relaxed);
-        let now = self.env.ticks(self.env.now()) as usize;
-        self.look_at_lag(now.wrapping_sub(front) as u64);
+        let front = self.submits.front.load();
+        let now = self.env.ticks(self.env.now());
+        // Saturating: another context may have stored a front stamped
+        // after our clock read.
+        self.look_at_lag(now.saturating_sub(front));
     }
 
     /// Raises `Lagging` or `LagRecovered` if `lag` crossed a mark.
@@ -695,13 +697,8 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         if self.env.has_clock() {
             let enqueued = self.env.ticks(at);
             let waited = self.env.ticks(self.env.now()).saturating_sub(enqueued);
-            let waited = usize::try_from(waited).unwrap_or(usize::MAX);
-            if waited > counters.max_wait.load(Ordering::Relaxed) {
-                counters.max_wait.fetch_max(waited, Ordering::Relaxed);
-            }
-            self.submits
-                .front
-                .store(enqueued as usize, Ordering::Relaxed);
+            counters.max_wait.raise(waited);
+            self.submits.front.store(enqueued);
             if self.config.lag_alert_on() {
                 // This job was the oldest queued: its wait is the lag. If
                 // it left the queue empty, no job waits any more: the lag
@@ -710,7 +707,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
                 let lag = if lagging && self.ring.is_empty() {
                     0
                 } else {
-                    waited as u64
+                    waited
                 };
                 self.look_at_lag(lag);
             }

@@ -1,5 +1,6 @@
 //! A pool's counters and the [`Stats`] snapshot of them.
 
+use super::ticks::Ticks;
 use crate::loom::{AtomicUsize, Ordering};
 #[cfg(doc)]
 use crate::PoolEvent;
@@ -87,7 +88,8 @@ pub(crate) struct RunCounters {
     pub(crate) completed: AtomicUsize,
     pub(crate) panicked: AtomicUsize,
     pub(crate) running: AtomicUsize,
-    pub(crate) max_wait: AtomicUsize,
+    /// Longest wait of a job this context took, in ticks.
+    pub(crate) max_wait: Ticks,
     /// True when several contexts share these counters.
     shared: bool,
 }
@@ -101,7 +103,7 @@ impl RunCounters {
                 completed: AtomicUsize::new(0),
                 panicked: AtomicUsize::new(0),
                 running: AtomicUsize::new(0),
-                max_wait: AtomicUsize::new(0),
+                max_wait: Ticks::new(0),
                 shared,
             }
         }
@@ -150,9 +152,8 @@ pub(crate) struct SubmitCounters {
     pub(crate) overload_events: AtomicUsize,
     pub(crate) lagging: AtomicUsize,
     pub(crate) lag_events: AtomicUsize,
-    /// Low bits of the enqueue tick of the front of the queue (see
-    /// [`Stats::lag`]).
-    pub(crate) front: AtomicUsize,
+    /// The enqueue tick of the front of the queue (see [`Stats::lag`]).
+    pub(crate) front: Ticks,
 }
 
 impl SubmitCounters {
@@ -168,7 +169,7 @@ impl SubmitCounters {
                 overload_events: AtomicUsize::new(0),
                 lagging: AtomicUsize::new(0),
                 lag_events: AtomicUsize::new(0),
-                front: AtomicUsize::new(0),
+                front: Ticks::new(0),
             }
         }
     }
