@@ -15,6 +15,9 @@
 //! announcing itself idle, and the one-worker models with a yielding
 //! submitter fail (they are not in the mutation gate, which runs the
 //! `pool` models; see `scripts/test.sh`).
+//!
+//! The `wait_idle` models check the other direction: a `wait_idle` that
+//! overlaps a submit returns only once the job submitted before it ran.
 
 use taskring::{thread_pool::ThreadPool, Job, SubmitError};
 
@@ -327,4 +330,80 @@ fn stop_wakes_blocked_submitter_spawned() {
 #[test]
 fn stop_wakes_blocked_submitter_on_main() {
     stop_wakes_submitter(Side::SecondSpawned);
+}
+
+// === wait_idle ∥ submit ∥ worker ===
+
+/// One worker; job 0 is submitted before `wait_idle`, job 1 by another
+/// thread (after `delay` yields) while it waits. When `wait_idle`
+/// returns, job 0 has run: the waiter looks at the marks right away,
+/// before anything else could run it. Job 1 may or may not have run by
+/// then (`wait_idle` may wait for one later job per worker, never for
+/// more), and must not keep it waiting: a `wait_idle` that waited for a
+/// later job that never comes would spin until loom's branch limit.
+///
+/// Three threads: main, the pool's worker and one spawned role. The
+/// `--cfg taskring_mutant="idle_mark"` build takes a mark one position
+/// short, and `wait_idle` returns while job 0 is still queued.
+///
+/// Bounded at no preemption: `wait_idle` polls (it yields twice per
+/// phase, then sleeps between looks without yielding), so once a
+/// preemption has put the worker aside mid-job, loom runs the poller
+/// alone until its branch limit. Loom still explores every order of the
+/// threads' steps between the points where they yield or block (the
+/// worker's backoff and park, the waiter's yields, the submitter's
+/// `delay`), and every value each load may read.
+fn wait_idle_vs_submit(side: Side, delay: usize) {
+    model_bounded(0, move || {
+        let pool: Arc<ThreadPool<Mark, 2>> = Arc::new(ThreadPool::new(1).unwrap());
+        let ran = Arc::new(AtomicUsize::new(0));
+        assert!(pool.submit(mark(0, &ran)).is_ok());
+        let wait = {
+            let (p, r) = (pool.clone(), ran.clone());
+            move || {
+                p.wait_idle().unwrap();
+                r.load(Ordering::Relaxed)
+            }
+        };
+        let submit = {
+            let (p, r) = (pool.clone(), ran.clone());
+            move || {
+                yields(delay);
+                p.submit(mark(1, &r)).is_ok()
+            }
+        };
+        let (seen, late) = match side {
+            Side::FirstSpawned => {
+                let waiter = crate::thread::spawn(wait);
+                let late = submit();
+                (waiter.join().unwrap(), late)
+            }
+            Side::SecondSpawned => {
+                let submitter = crate::thread::spawn(submit);
+                let seen = wait();
+                (seen, submitter.join().unwrap())
+            }
+        };
+        assert_eq!(
+            seen & 0b1,
+            0b1,
+            "wait_idle returned before the job submitted before it ran"
+        );
+        assert!(late, "a submit into a roomy, running pool failed");
+        // Job 1 runs too, on the worker, before `stop_wait` returns.
+        pool.stop_wait().unwrap();
+        assert_eq!(ran.load(Ordering::Relaxed), 0b11);
+        assert_eq!(pool.stats().completed, 2);
+    });
+}
+
+crate::both_sides! {
+    wait_idle_sees_earlier_job_waiter_spawned, wait_idle_sees_earlier_job_waiter_on_main => |side| {
+        wait_idle_vs_submit(side, 0);
+    }
+
+    wait_idle_sees_earlier_job_yielding_submitter_waiter_spawned,
+    wait_idle_sees_earlier_job_yielding_submitter_waiter_on_main => |side| {
+        wait_idle_vs_submit(side, 3);
+    }
 }

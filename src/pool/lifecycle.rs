@@ -202,8 +202,16 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
 
     /// True once every job submitted before `mark` was taken from the
     /// queue (to run, or handed back by `stop`).
+    ///
+    /// `ThreadPool::wait_idle` waits for this first. The `idle_mark`
+    /// mutant looks one position short of `mark`, so that `wait_idle`
+    /// may return while the last job submitted before it is still queued:
+    /// the loom models of `wait_idle` in `loom-tests/thread_pool.rs` must
+    /// catch it.
     #[cfg(feature = "std")]
     pub(crate) fn popped_to(&self, mark: usize) -> bool {
+        #[cfg(taskring_mutant = "idle_mark")]
+        let mark = mark.wrapping_sub(1);
         self.ring.popped_to(mark)
     }
 
