@@ -688,7 +688,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             }
         };
         self.after_take(counters, entry.at);
-        Step::Ran(self.execute(counters, entry.job, exec))
+        Step::Ran(self.run_counted(counters, entry.job, exec))
     }
 
     /// Bookkeeping after a job left the queue.
@@ -734,7 +734,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     }
 
     /// Runs one job that left the queue, counting how it ended.
-    fn execute(&self, counters: &RunCounters, job: J, exec: impl FnOnce(J) -> Outcome) -> Outcome {
+    fn run_counted(&self, counters: &RunCounters, job: J, exec: impl FnOnce(J) -> Outcome) -> Outcome {
         /// Counts the job as panicked if `exec` unwinds.
         struct Unwinding<'a>(&'a RunCounters);
         impl Drop for Unwinding<'_> {

@@ -228,7 +228,7 @@ impl<J: Job, const N: usize> Shared<J, N> {
     /// blocked submitters that a slot is free, runs the job with its panic
     /// caught, and reports to its waiter. The one place a job's panic is
     /// caught.
-    pub(crate) fn exec(&self, envelope: Envelope<J>) -> Outcome {
+    pub(crate) fn run_catching(&self, envelope: Envelope<J>) -> Outcome {
         self.room.slot_freed(|| {
             let queued = self.pool.queued();
             (queued <= N / 2).then(|| N - queued)
@@ -279,7 +279,7 @@ impl<J: Job, const N: usize> Shared<J, N> {
             index,
             &self.counters[index],
             &mut ParkIdle(self.pool.env()),
-            |envelope| self.exec(envelope),
+            |envelope| self.run_catching(envelope),
         );
         if let Some(hook) = &self.settings.on_thread_stop {
             let _ = catch_unwind(AssertUnwindSafe(|| hook(index)));
