@@ -734,7 +734,12 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     }
 
     /// Runs one job that left the queue, counting how it ended.
-    fn run_counted(&self, counters: &RunCounters, job: J, exec: impl FnOnce(J) -> Outcome) -> Outcome {
+    fn run_counted(
+        &self,
+        counters: &RunCounters,
+        job: J,
+        exec: impl FnOnce(J) -> Outcome,
+    ) -> Outcome {
         /// Counts the job as panicked if `exec` unwinds.
         struct Unwinding<'a>(&'a RunCounters);
         impl Drop for Unwinding<'_> {
