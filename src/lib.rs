@@ -79,10 +79,10 @@ extern crate alloc;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-#[cfg(feature = "defmt")]
-mod defmt;
 #[cfg(any(not(target_has_atomic = "ptr"), taskring_force_cs))]
 mod cs_atomic;
+#[cfg(feature = "defmt")]
+mod defmt;
 mod error;
 mod loom;
 #[cfg(feature = "metrics")]
