@@ -345,3 +345,25 @@ pub(crate) mod base {
         f()
     }
 }
+
+/// The critical section of the pool's tick counters on targets without
+/// 64-bit atomics, with the `critical-section` feature (see
+/// `crate::pool::ticks`).
+#[cfg(all(not(loom), feature = "critical-section"))]
+#[allow(dead_code)] // Unused where the target has 64-bit atomics.
+#[inline]
+pub(crate) fn ticks_critical_section<R>(f: impl FnOnce() -> R) -> R {
+    critical_section::with(|_| f())
+}
+
+/// Under loom the tick counters' critical section is one global loom
+/// `Mutex`, so the models explore every order of whole sections.
+#[cfg(loom)]
+#[allow(dead_code)] // Used only with the `critical-section` feature.
+pub(crate) fn ticks_critical_section<R>(f: impl FnOnce() -> R) -> R {
+    loom::lazy_static! {
+        static ref LOCK: loom::sync::Mutex<()> = loom::sync::Mutex::new(());
+    }
+    let _guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    f()
+}

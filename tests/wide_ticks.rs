@@ -1,11 +1,13 @@
 //! Lag and longest wait past 2^32 ticks, with a clock the test sets.
 //!
 //! On a target without 64-bit atomics the pool keeps its tick counts as
-//! two 32-bit halves. The host has 64-bit atomics, so run these tests also
-//! with that implementation forced:
+//! two 32-bit halves: in a critical section with the `critical-section`
+//! feature, behind a sequence word without it. The host has 64-bit
+//! atomics, so run these tests also with both forced:
 //!
 //! ```sh
 //! RUSTFLAGS="--cfg taskring_narrow_ticks" cargo test --features std --test wide_ticks
+//! RUSTFLAGS="--cfg taskring_narrow_ticks" cargo test --features std,critical-section --test wide_ticks
 //! ```
 
 use std::sync::{

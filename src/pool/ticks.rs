@@ -2,25 +2,39 @@
 //! exact past 2^32 ticks on every target, also where there is no 64-bit
 //! atomic.
 //!
-//! Where the target has 64-bit atomics, a [`Wide`] count is one
-//! `AtomicU64`. Elsewhere (thumbv7em, riscv32imac, thumbv6m, and host
-//! tests built with `--cfg taskring_narrow_ticks`) a [`Split`] count keeps
-//! two copies of two 32-bit halves behind a sequence word, so that a read
-//! never sees the halves of two different values and never waits for a
-//! writer that it interrupted. Both use only the facade's atomics, so the
+//! * Where the target has 64-bit atomics, a [`Wide`] count is one
+//!   `AtomicU64`.
+//! * Elsewhere (thumbv6m, thumbv7em, thumbv8m.main, riscv32, and host
+//!   tests built with `--cfg taskring_narrow_ticks`), with the
+//!   `critical-section` feature, a [`Locked`] count is two 32-bit halves
+//!   read and written in a critical section: one word more than a 32-bit
+//!   count.
+//! * Elsewhere without that feature, a [`Split`] count keeps two copies of
+//!   the halves behind a sequence word, so that a read never sees the
+//!   halves of two different values and never waits for a writer that it
+//!   interrupted.
+//!
+//! All use only the facade's atomics (and its critical section), so the
 //! loom models explore them like the rest of the pool.
 
 #[cfg(all(target_has_atomic = "64", not(taskring_narrow_ticks)))]
 use crate::loom::AtomicU64;
 use crate::loom::{fence, loom_const_fn, AtomicU32, AtomicUsize, Ordering};
 
-/// The tick count the pool keeps: [`Wide`] where the target has 64-bit
-/// atomics, [`Split`] elsewhere.
+/// The tick count the pool keeps: see the module docs.
 #[cfg(all(target_has_atomic = "64", not(taskring_narrow_ticks)))]
 pub(crate) type Ticks = Wide;
-/// The tick count the pool keeps: [`Wide`] where the target has 64-bit
-/// atomics, [`Split`] elsewhere.
-#[cfg(any(not(target_has_atomic = "64"), taskring_narrow_ticks))]
+/// The tick count the pool keeps: see the module docs.
+#[cfg(all(
+    any(not(target_has_atomic = "64"), taskring_narrow_ticks),
+    feature = "critical-section"
+))]
+pub(crate) type Ticks = Locked;
+/// The tick count the pool keeps: see the module docs.
+#[cfg(all(
+    any(not(target_has_atomic = "64"), taskring_narrow_ticks),
+    not(feature = "critical-section")
+))]
 pub(crate) type Ticks = Split;
 
 /// A tick count in one `AtomicU64`.
@@ -65,6 +79,78 @@ impl Wide {
     }
 }
 
+/// A tick count as two 32-bit halves, read and written in a critical
+/// section (the `critical-section` feature), for targets without 64-bit
+/// atomics: one word more than a 32-bit count, and no write is ever
+/// dropped. A read or a write holds the section for two loads or two
+/// stores (and a comparison).
+#[cfg(feature = "critical-section")]
+#[derive(Debug)]
+#[cfg_attr(
+    all(target_has_atomic = "64", not(taskring_narrow_ticks)),
+    allow(dead_code) // Only the unit tests use it there.
+)]
+pub(crate) struct Locked {
+    high: AtomicU32,
+    low: AtomicU32,
+}
+
+#[cfg(feature = "critical-section")]
+#[cfg_attr(
+    all(target_has_atomic = "64", not(taskring_narrow_ticks)),
+    allow(dead_code) // Only the unit tests use it there.
+)]
+impl Locked {
+    loom_const_fn! {
+        pub(crate) fn new(value: u64) -> Self {
+            Self {
+                high: AtomicU32::new((value >> 32) as u32),
+                low: AtomicU32::new(value as u32),
+            }
+        }
+    }
+
+    /// The halves, read inside a critical section.
+    #[inline]
+    fn get(&self) -> u64 {
+        // Relaxed: the critical section orders these accesses with every
+        // other context's section; no other memory is published through
+        // a tick count.
+        (u64::from(self.high.load(Ordering::Relaxed)) << 32)
+            | u64::from(self.low.load(Ordering::Relaxed))
+    }
+
+    /// Writes the halves, inside a critical section.
+    #[inline]
+    fn set(&self, value: u64) {
+        // Relaxed: as in `get`.
+        self.high.store((value >> 32) as u32, Ordering::Relaxed);
+        self.low.store(value as u32, Ordering::Relaxed);
+    }
+
+    /// The count.
+    #[inline]
+    pub(crate) fn load(&self) -> u64 {
+        crate::loom::ticks_critical_section(|| self.get())
+    }
+
+    /// Replaces the count with `value`.
+    #[inline]
+    pub(crate) fn store(&self, value: u64) {
+        crate::loom::ticks_critical_section(|| self.set(value));
+    }
+
+    /// Raises the count to `value` if it is lower.
+    #[inline]
+    pub(crate) fn raise(&self, value: u64) {
+        crate::loom::ticks_critical_section(|| {
+            if value > self.get() {
+                self.set(value);
+            }
+        });
+    }
+}
+
 /// `Split::seq` modulo 4: no write in progress; both copies hold the
 /// count.
 const IDLE: usize = 0;
@@ -73,7 +159,8 @@ const WRITING_FIRST: usize = 1;
 /// `Split::seq` modulo 4: a writer is writing copy 1; readers read copy 0.
 const WRITING_SECOND: usize = 2;
 
-/// A tick count as two 32-bit halves, for targets without 64-bit atomics.
+/// A tick count as two 32-bit halves, for targets without 64-bit atomics
+/// and without the `critical-section` feature.
 ///
 /// Two copies of `[high, low]` and a sequence word `seq`, which is also
 /// the writers' lock. A write moves `seq` from a multiple of 4 (idle) to
@@ -93,16 +180,19 @@ const WRITING_SECOND: usize = 2;
 /// and see a new longest wait within the same few instructions can do
 /// that; a worker's counters have one writer.
 ///
-/// The lock and sequence word is the facade's `AtomicUsize`, whose
-/// compare-and-swap is a critical section on targets without one; the
-/// halves only need atomic loads and stores, which every target has.
+/// Four words where a 32-bit count takes one: targets with the
+/// `critical-section` feature (all those without compare-and-swap) use
+/// [`Locked`] instead, which takes two.
 ///
 /// `seq` wraps after `usize::MAX / 4` writes; a reader would have to stall
 /// through that many writes, and read `seq` back at the same value, to
 /// return a torn count.
 #[derive(Debug)]
 #[cfg_attr(
-    all(target_has_atomic = "64", not(taskring_narrow_ticks)),
+    any(
+        all(target_has_atomic = "64", not(taskring_narrow_ticks)),
+        feature = "critical-section"
+    ),
     allow(dead_code) // Only the unit tests use it there.
 )]
 pub(crate) struct Split {
@@ -112,7 +202,10 @@ pub(crate) struct Split {
 }
 
 #[cfg_attr(
-    all(target_has_atomic = "64", not(taskring_narrow_ticks)),
+    any(
+        all(target_has_atomic = "64", not(taskring_narrow_ticks)),
+        feature = "critical-section"
+    ),
     allow(dead_code) // Only the unit tests use it there.
 )]
 impl Split {
@@ -251,6 +344,19 @@ mod tests {
         ticks.raise(u64::from(u32::MAX));
         assert_eq!(ticks.load(), 1 << 32);
         ticks.raise(PAST_U32);
+        assert_eq!(ticks.load(), PAST_U32);
+    }
+
+    #[cfg(feature = "critical-section")]
+    #[test]
+    fn locked_counts_past_u32() {
+        let ticks = super::Locked::new(u64::from(u32::MAX));
+        assert_eq!(ticks.load(), u64::from(u32::MAX));
+        ticks.raise(1 << 32);
+        assert_eq!(ticks.load(), 1 << 32);
+        ticks.raise(u64::from(u32::MAX));
+        assert_eq!(ticks.load(), 1 << 32);
+        ticks.store(PAST_U32);
         assert_eq!(ticks.load(), PAST_U32);
     }
 
