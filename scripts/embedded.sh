@@ -17,6 +17,7 @@ ROOT=$PWD
 EMB_TARGET_DIR=$ROOT/target/emb
 CS_TARGET_DIR=$ROOT/target/force-cs
 COMPACT_TARGET_DIR=$ROOT/target/compact
+NARROW_TARGET_DIR=$ROOT/target/narrow-ticks
 QEMU_TARGET_DIR=$ROOT/target/qemu
 DEFMT_TARGET_DIR=$ROOT/target/qemu-defmt
 RISCV_TARGET_DIR=$ROOT/target/riscv
@@ -130,6 +131,20 @@ step "host ring and pool tests, bare-metal layout forced" \
     env RUSTFLAGS="--cfg taskring_compact" \
     cargo test --quiet --features std,__test_hooks --target-dir "$COMPACT_TARGET_DIR" \
     --lib --test ring --test ring_threads --test stall --test oracle --test backend --test pool
+
+# 64-bit tick counts (lag, longest wait) on targets without 64-bit atomics:
+# `--cfg taskring_narrow_ticks` selects their 32-bit forms on the host, the
+# sequence-word form without the critical-section feature and the
+# critical-section form with it, and tests/wide_ticks.rs checks both past
+# 2^32 ticks.
+step "host tick-count tests, 32-bit forms forced (sequence word)" \
+    env RUSTFLAGS="--cfg taskring_narrow_ticks" \
+    cargo test --quiet --features std --target-dir "$NARROW_TARGET_DIR" \
+    --lib --test wide_ticks --test pool
+step "host tick-count tests, 32-bit forms forced (critical section)" \
+    env RUSTFLAGS="--cfg taskring_narrow_ticks" \
+    cargo test --quiet --features std,critical-section --target-dir "$NARROW_TARGET_DIR" \
+    --lib --test wide_ticks --test pool
 
 # --- Footprint -----------------------------------------------------------------
 
