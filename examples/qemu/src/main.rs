@@ -17,9 +17,18 @@
 #![no_std]
 #![no_main]
 
-use core::sync::atomic::{compiler_fence, AtomicBool, AtomicU32, Ordering};
+mod common;
 
-use cortex_m::{asm, peripheral::syst::SystClkSource};
+#[cfg(feature = "defmt")]
+use core::sync::atomic::AtomicBool;
+use core::sync::atomic::{compiler_fence, Ordering};
+
+use common::{
+    bump, core_name, counts_agree, fold_into, load, start_ticks, stats_agree, tick, values,
+    ACCEPTED, ACCEPTED_SUM, BUSY, DRAIN_BATCH, FULL, INTERRUPTED_INSIDE, IN_POOL, JOB_CYCLES, N,
+    RAN, RAN_SUM, SUBMIT_TICKS, TICKS,
+};
+use cortex_m::asm;
 use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::debug;
 #[cfg(not(feature = "defmt"))]
@@ -31,55 +40,6 @@ use cortex_m_semihosting::heprintln as say;
 use defmt_semihosting as _;
 use panic_semihosting as _;
 use taskring::{Job, Pool, SubmitError};
-
-/// Queue capacity of the pool.
-const N: usize = 16;
-/// Ticks that submit jobs; later ticks only wake `main`.
-const SUBMIT_TICKS: u32 = 300;
-/// Every `BURST_EVERY`th tick submits `BURST` jobs at once, more than the
-/// queue holds, so that `Full` is exercised.
-const BURST_EVERY: u32 = 40;
-const BURST: u32 = 24;
-/// SysTick reload value, in core clock cycles.
-const RELOAD: u32 = 8_000;
-/// Busy-wait per job, in core cycles.
-const JOB_CYCLES: u32 = 100_000;
-/// Jobs `main` runs per drain call before it looks at the clock again.
-const DRAIN_BATCH: usize = 4;
-
-// All counters below have exactly one writer (the handler or `main`), so
-// plain loads and stores suffice: thumbv6m has no atomic read-modify-write.
-
-/// Ticks so far (written by the handler).
-static TICKS: AtomicU32 = AtomicU32::new(0);
-/// Jobs accepted, and the checksum of their values in submission order
-/// (written by the handler).
-static ACCEPTED: AtomicU32 = AtomicU32::new(0);
-static ACCEPTED_SUM: AtomicU32 = AtomicU32::new(CHECKSUM_SEED);
-/// Submissions refused (written by the handler).
-static FULL: AtomicU32 = AtomicU32::new(0);
-static BUSY: AtomicU32 = AtomicU32::new(0);
-/// True while `main` is inside a pool operation (written by `main`).
-static IN_POOL: AtomicBool = AtomicBool::new(false);
-/// Ticks that arrived while `main` was inside a pool operation (written
-/// by the handler).
-static INTERRUPTED_INSIDE: AtomicU32 = AtomicU32::new(0);
-/// Jobs run, and the checksum of their values in run order (written by the
-/// jobs, which run in `main`).
-static RAN: AtomicU32 = AtomicU32::new(0);
-static RAN_SUM: AtomicU32 = AtomicU32::new(CHECKSUM_SEED);
-
-const CHECKSUM_SEED: u32 = 0x811C_9DC5;
-
-/// An order-sensitive checksum step.
-fn fold(sum: u32, value: u32) -> u32 {
-    (sum.rotate_left(5) ^ value).wrapping_mul(0x0100_0193)
-}
-
-/// Adds one to a counter that only the caller writes.
-fn bump(counter: &AtomicU32) {
-    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-}
 
 /// The jobs: a user enum, so results can be checksummed.
 enum Work {
@@ -101,10 +61,7 @@ impl Job for Work {
     fn run(self) {
         // Some work, so that ticks land while `main` is draining.
         asm::delay(JOB_CYCLES);
-        RAN_SUM.store(
-            fold(RAN_SUM.load(Ordering::Relaxed), self.value()),
-            Ordering::Relaxed,
-        );
+        fold_into(&RAN_SUM, self.value());
         bump(&RAN);
     }
 }
@@ -146,11 +103,7 @@ fn log_refusal(_: u32, _: &SubmitError<Work>) {}
 #[entry]
 fn main() -> ! {
     let mut cp = cortex_m::Peripherals::take().unwrap();
-    cp.SYST.set_clock_source(SystClkSource::Core);
-    cp.SYST.set_reload(RELOAD);
-    cp.SYST.clear_current();
-    cp.SYST.enable_counter();
-    cp.SYST.enable_interrupt();
+    start_ticks(&mut cp.SYST);
 
     loop {
         IN_POOL.store(true, Ordering::Relaxed);
@@ -160,7 +113,7 @@ fn main() -> ! {
         compiler_fence(Ordering::SeqCst);
         IN_POOL.store(false, Ordering::Relaxed);
         if ran == 0 {
-            if TICKS.load(Ordering::Relaxed) > SUBMIT_TICKS && POOL.queued() == 0 {
+            if load(&TICKS) > SUBMIT_TICKS && POOL.queued() == 0 {
                 break;
             }
             // Sleep until the next tick. A tick between the check and the
@@ -170,12 +123,6 @@ fn main() -> ! {
     }
     cp.SYST.disable_interrupt();
 
-    let core = if cfg!(target_has_atomic = "ptr") {
-        "Cortex-M3, CAS backend"
-    } else {
-        "Cortex-M0, critical-section backend"
-    };
-    let load = |c: &AtomicU32| c.load(Ordering::Relaxed);
     let (ran, accepted) = (load(&RAN), load(&ACCEPTED));
     let (ran_sum, accepted_sum) = (load(&RAN_SUM), load(&ACCEPTED_SUM));
     let (full, busy) = (load(&FULL), load(&BUSY));
@@ -186,7 +133,7 @@ fn main() -> ! {
     say!(
         "taskring qemu ({}): jobs run={} accepted={} rejected full={} busy={} \
          high-water={}/{} ticks={} interrupted-inside-pool={} checksum={:#010x} expected={:#010x}",
-        core,
+        core_name(),
         ran,
         accepted,
         full,
@@ -199,16 +146,8 @@ fn main() -> ! {
         accepted_sum,
     );
     // The pool's statistics must agree with what the firmware counted.
-    let as_usize = |v: u32| v as usize;
-    let stats_agree = stats.completed == as_usize(ran)
-        && stats.submitted == as_usize(accepted)
-        && stats.full == as_usize(full)
-        && stats.busy == as_usize(busy)
-        && stats.rejected == as_usize(full + busy)
-        && stats.queued == 0
-        && stats.high_water == N;
-    let ok =
-        ran == accepted && ran_sum == accepted_sum && stats_agree && full > 0 && interrupted > 0;
+    let stats_agree = stats_agree(&stats);
+    let ok = counts_agree() && stats_agree;
     if !stats_agree {
         say!("pool stats disagree: {:?}", stats);
     }
@@ -225,21 +164,11 @@ fn main() -> ! {
 
 #[exception]
 fn SysTick() {
-    bump(&TICKS);
-    let tick = TICKS.load(Ordering::Relaxed);
-    if IN_POOL.load(Ordering::Relaxed) {
-        bump(&INTERRUPTED_INSIDE);
-    }
+    let tick = tick();
     if tick > SUBMIT_TICKS {
         return;
     }
-    let jobs = if tick.is_multiple_of(BURST_EVERY) {
-        BURST
-    } else {
-        1
-    };
-    for i in 0..jobs {
-        let value = tick << 8 | i;
+    for value in values(tick) {
         let job = if value & 1 == 0 {
             Work::Add(value)
         } else {
@@ -249,8 +178,7 @@ fn SysTick() {
         match POOL.try_submit(job) {
             Ok(()) => {
                 bump(&ACCEPTED);
-                let sum = fold(ACCEPTED_SUM.load(Ordering::Relaxed), contribution);
-                ACCEPTED_SUM.store(sum, Ordering::Relaxed);
+                fold_into(&ACCEPTED_SUM, contribution);
             }
             Err(error @ SubmitError::Full(_)) => {
                 bump(&FULL);

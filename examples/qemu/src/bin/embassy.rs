@@ -26,86 +26,39 @@
 #![no_std]
 #![no_main]
 
+#[path = "../common.rs"]
+mod common;
+
 use core::{
     future::{poll_fn, Future},
     pin::pin,
-    sync::atomic::{compiler_fence, AtomicBool, AtomicU32, Ordering},
+    sync::atomic::{compiler_fence, AtomicBool, Ordering},
 };
 
-use cortex_m::{
-    asm,
-    peripheral::{syst::SystClkSource, SYST},
+use common::{
+    bump, core_name, counts_agree, fold_into, load, start_ticks, stats_agree, tick, values,
+    ACCEPTED, ACCEPTED_SUM, BUSY, DRAIN_BATCH, FULL, INTERRUPTED_INSIDE, IN_POOL, JOB_CYCLES, N,
+    RAN, RAN_SUM, SUBMIT_TICKS, TICKS,
 };
+use cortex_m::{asm, peripheral::SYST};
 use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::{debug, hprintln};
 use embassy_executor::Executor;
 use panic_semihosting as _;
 use taskring::{Job, Pool, SubmitError};
 
-/// Queue capacity of the pool.
-const N: usize = 16;
-/// Ticks that submit jobs; the ticks after them submit the end marker
-/// until it is accepted.
-const SUBMIT_TICKS: u32 = 300;
-/// Every `BURST_EVERY`th tick submits `BURST` jobs at once, more than the
-/// queue holds, so that `Full` is exercised.
-const BURST_EVERY: u32 = 40;
-const BURST: u32 = 24;
-/// SysTick reload value, in core clock cycles.
-const RELOAD: u32 = 8_000;
-/// Busy-wait per job, in core cycles.
-const JOB_CYCLES: u32 = 100_000;
-/// Jobs the task runs per `run_async` call.
-const DRAIN_BATCH: usize = 4;
 /// Ticks after the submitting ones by which the task must have finished.
 /// It keeps up with the ticks (each job is shorter than a tick under QEMU),
 /// so a full queue drains within `N` ticks; the rest is margin. A task
 /// that is never woken again fails here instead of hanging QEMU.
 const DEADLINE_TICKS: u32 = 500;
 
-// All counters below have exactly one writer (the handler or the task), so
-// plain loads and stores suffice: thumbv6m has no atomic read-modify-write.
-
-/// Ticks so far (written by the handler).
-static TICKS: AtomicU32 = AtomicU32::new(0);
-/// Jobs accepted, and the checksum of their values in submission order
-/// (written by the handler).
-static ACCEPTED: AtomicU32 = AtomicU32::new(0);
-static ACCEPTED_SUM: AtomicU32 = AtomicU32::new(CHECKSUM_SEED);
-/// Submissions refused (written by the handler).
-static FULL: AtomicU32 = AtomicU32::new(0);
-static BUSY: AtomicU32 = AtomicU32::new(0);
 /// True once the end marker was accepted (written by the handler).
 static END_SUBMITTED: AtomicBool = AtomicBool::new(false);
-/// True while the task is polling `run_async` (written by the task).
-static IN_POOL: AtomicBool = AtomicBool::new(false);
-/// Ticks that arrived while the task was polling `run_async` (written by
-/// the handler).
-static INTERRUPTED_INSIDE: AtomicU32 = AtomicU32::new(0);
-/// Jobs run, and the checksum of their values in run order (written by the
-/// jobs, which run in the task).
-static RAN: AtomicU32 = AtomicU32::new(0);
-static RAN_SUM: AtomicU32 = AtomicU32::new(CHECKSUM_SEED);
 /// True once the end marker ran (written by the task).
 static END_RAN: AtomicBool = AtomicBool::new(false);
 /// True once the task has finished and reports (written by the task).
 static FINISHED: AtomicBool = AtomicBool::new(false);
-
-const CHECKSUM_SEED: u32 = 0x811C_9DC5;
-
-/// An order-sensitive checksum step.
-fn fold(sum: u32, value: u32) -> u32 {
-    (sum.rotate_left(5) ^ value).wrapping_mul(0x0100_0193)
-}
-
-/// Adds one to a counter that only the caller writes.
-fn bump(counter: &AtomicU32) {
-    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-}
-
-fn load(counter: &AtomicU32) -> u32 {
-    counter.load(Ordering::Relaxed)
-}
 
 /// The jobs: a user enum, so results can be checksummed.
 enum Work {
@@ -133,7 +86,7 @@ impl Job for Work {
             // Some work, so that ticks land while the task is draining.
             asm::delay(JOB_CYCLES);
         }
-        RAN_SUM.store(fold(load(&RAN_SUM), self.value()), Ordering::Relaxed);
+        fold_into(&RAN_SUM, self.value());
         bump(&RAN);
     }
 }
@@ -144,11 +97,7 @@ static POOL: Pool<Work, N, 0> = Pool::new();
 #[entry]
 fn main() -> ! {
     let mut cp = cortex_m::Peripherals::take().unwrap();
-    cp.SYST.set_clock_source(SystClkSource::Core);
-    cp.SYST.set_reload(RELOAD);
-    cp.SYST.clear_current();
-    cp.SYST.enable_counter();
-    cp.SYST.enable_interrupt();
+    start_ticks(&mut cp.SYST);
 
     let executor = cortex_m::singleton!(: Executor = Executor::new()).unwrap();
     let syst = cp.SYST;
@@ -197,11 +146,6 @@ async fn drain(mut syst: SYST) {
     syst.disable_interrupt();
     FINISHED.store(true, Ordering::Relaxed);
 
-    let core = if cfg!(target_has_atomic = "ptr") {
-        "Cortex-M3, CAS backend"
-    } else {
-        "Cortex-M0, critical-section backend"
-    };
     let (ran, accepted) = (load(&RAN), load(&ACCEPTED));
     let (ran_sum, accepted_sum) = (load(&RAN_SUM), load(&ACCEPTED_SUM));
     let (full, busy) = (load(&FULL), load(&BUSY));
@@ -211,7 +155,7 @@ async fn drain(mut syst: SYST) {
         "taskring qemu embassy ({}): jobs run={} accepted={} rejected full={} busy={} \
          high-water={}/{} ticks={} interrupted-inside-pool={} suspended={} \
          resumed-by-submit={} checksum={:#010x} expected={:#010x}",
-        core,
+        core_name(),
         ran,
         accepted,
         full,
@@ -226,14 +170,7 @@ async fn drain(mut syst: SYST) {
         accepted_sum,
     );
     // The pool's statistics must agree with what the firmware counted.
-    let as_usize = |v: u32| v as usize;
-    let stats_agree = stats.completed == as_usize(ran)
-        && stats.submitted == as_usize(accepted)
-        && stats.full == as_usize(full)
-        && stats.busy == as_usize(busy)
-        && stats.rejected == as_usize(full + busy)
-        && stats.queued == 0
-        && stats.high_water == N;
+    let stats_agree = stats_agree(&stats);
     if !stats_agree {
         hprintln!("pool stats disagree: {:?}", stats);
     }
@@ -248,14 +185,8 @@ async fn drain(mut syst: SYST) {
             resumed_by_submit
         );
     }
-    let ok = END_RAN.load(Ordering::Relaxed)
-        && ran == accepted
-        && drained == ran
-        && ran_sum == accepted_sum
-        && stats_agree
-        && woken
-        && full > 0
-        && interrupted > 0;
+    let ok =
+        END_RAN.load(Ordering::Relaxed) && counts_agree() && drained == ran && stats_agree && woken;
     hprintln!("{}", if ok { "PASS" } else { "FAIL" });
     debug::exit(if ok {
         debug::EXIT_SUCCESS
@@ -266,11 +197,7 @@ async fn drain(mut syst: SYST) {
 
 #[exception]
 fn SysTick() {
-    bump(&TICKS);
-    let tick = load(&TICKS);
-    if IN_POOL.load(Ordering::Relaxed) {
-        bump(&INTERRUPTED_INSIDE);
-    }
+    let tick = tick();
     if tick > SUBMIT_TICKS {
         if tick > SUBMIT_TICKS + DEADLINE_TICKS && !FINISHED.load(Ordering::Relaxed) {
             hprintln!(
@@ -289,13 +216,7 @@ fn SysTick() {
         }
         return;
     }
-    let jobs = if tick.is_multiple_of(BURST_EVERY) {
-        BURST
-    } else {
-        1
-    };
-    for i in 0..jobs {
-        let value = tick << 8 | i;
+    for value in values(tick) {
         let job = if value & 1 == 0 {
             Work::Add(value)
         } else {
@@ -312,7 +233,7 @@ fn submit(job: Work) -> bool {
     match POOL.try_submit(job) {
         Ok(()) => {
             bump(&ACCEPTED);
-            ACCEPTED_SUM.store(fold(load(&ACCEPTED_SUM), contribution), Ordering::Relaxed);
+            fold_into(&ACCEPTED_SUM, contribution);
             true
         }
         Err(SubmitError::Full(_)) => {
