@@ -6,7 +6,7 @@
 
 use core::marker::PhantomData;
 
-use crate::loom::{base, loom_const_fn, Ordering};
+use crate::loom::{base, critical_section, loom_const_fn, Ordering};
 
 /// Proof that the holder runs inside [`critical`]. It cannot escape the
 /// closure, because the closure is generic over its lifetime.
@@ -17,7 +17,7 @@ pub(crate) struct CsToken<'cs>(PhantomData<&'cs ()>);
 /// core runs a critical section of this program meanwhile.
 #[inline]
 pub(crate) fn critical<R>(f: impl FnOnce(CsToken<'_>) -> R) -> R {
-    base::critical_section(|| f(CsToken(PhantomData)))
+    critical_section(|| f(CsToken(PhantomData)))
 }
 
 /// The load half of a read-modify-write with ordering `order`.

@@ -310,57 +310,47 @@ mod model {
 pub(crate) use crate::cs_atomic::{critical, AtomicUsize};
 
 /// What the critical-section atomics build on, which the re-export above
-/// shadows: the real (or modelled) `AtomicUsize`, and a critical section.
+/// shadows: the real (or modelled) `AtomicUsize`.
 #[cfg(any(not(target_has_atomic = "ptr"), taskring_force_cs))]
 pub(crate) mod base {
     #[cfg(loom)]
     pub(crate) use super::model::AtomicUsize;
     #[cfg(not(loom))]
     pub(crate) use super::real::AtomicUsize;
-
-    /// Runs `f` with interrupts (and, on a multi-core part, the other
-    /// cores' critical sections) held off.
-    #[cfg(all(not(loom), feature = "critical-section"))]
-    #[inline]
-    pub(crate) fn critical_section<R>(f: impl FnOnce() -> R) -> R {
-        critical_section::with(|_| f())
-    }
-
-    /// Never part of a finished build: without the `critical-section`
-    /// feature, `lib.rs` stops the build with a `compile_error!` that names
-    /// the fix. This stub keeps that error the only one reported.
-    #[cfg(all(not(loom), not(feature = "critical-section")))]
-    pub(crate) fn critical_section<R>(_: impl FnOnce() -> R) -> R {
-        unreachable!("taskring: the critical-section feature is off")
-    }
-
-    /// Under loom a critical section is one global loom `Mutex`, so the
-    /// models explore every order of whole critical sections.
-    #[cfg(loom)]
-    pub(crate) fn critical_section<R>(f: impl FnOnce() -> R) -> R {
-        loom::lazy_static! {
-            static ref LOCK: loom::sync::Mutex<()> = loom::sync::Mutex::new(());
-        }
-        let _guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        f()
-    }
 }
 
-/// The critical section of the pool's tick counters on targets without
-/// 64-bit atomics, with the `critical-section` feature (see
-/// `crate::pool::ticks`).
+/// Runs `f` with interrupts (and, on a multi-core part, the other cores'
+/// critical sections) held off. Used by the critical-section atomics
+/// (`crate::cs_atomic`) and by the pool's tick counts on targets without
+/// 64-bit atomics (`crate::pool::ticks`).
 #[cfg(all(not(loom), feature = "critical-section"))]
-#[allow(dead_code)] // Unused where the target has 64-bit atomics.
+#[cfg_attr(
+    all(target_has_atomic = "ptr", target_has_atomic = "64", not(taskring_force_cs)),
+    allow(dead_code) // Neither user is built there.
+)]
 #[inline]
-pub(crate) fn ticks_critical_section<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn critical_section<R>(f: impl FnOnce() -> R) -> R {
     critical_section::with(|_| f())
 }
 
-/// Under loom the tick counters' critical section is one global loom
-/// `Mutex`, so the models explore every order of whole sections.
+/// Never part of a finished build: on a target without compare-and-swap,
+/// building without the `critical-section` feature stops at `lib.rs`'s
+/// `compile_error!`, which names the fix. This stub keeps that error the
+/// only one reported.
+#[cfg(all(
+    not(loom),
+    not(feature = "critical-section"),
+    any(not(target_has_atomic = "ptr"), taskring_force_cs)
+))]
+pub(crate) fn critical_section<R>(_: impl FnOnce() -> R) -> R {
+    unreachable!("taskring: the critical-section feature is off")
+}
+
+/// Under loom a critical section is one global loom `Mutex`, so the models
+/// explore every order of whole critical sections.
 #[cfg(loom)]
-#[allow(dead_code)] // Used only with the `critical-section` feature.
-pub(crate) fn ticks_critical_section<R>(f: impl FnOnce() -> R) -> R {
+#[allow(dead_code)] // Used only by the critical-section atomics and tick counts.
+pub(crate) fn critical_section<R>(f: impl FnOnce() -> R) -> R {
     loom::lazy_static! {
         static ref LOCK: loom::sync::Mutex<()> = loom::sync::Mutex::new(());
     }

@@ -131,19 +131,19 @@ impl Locked {
     /// The count.
     #[inline]
     pub(crate) fn load(&self) -> u64 {
-        crate::loom::ticks_critical_section(|| self.get())
+        crate::loom::critical_section(|| self.get())
     }
 
     /// Replaces the count with `value`.
     #[inline]
     pub(crate) fn store(&self, value: u64) {
-        crate::loom::ticks_critical_section(|| self.set(value));
+        crate::loom::critical_section(|| self.set(value));
     }
 
     /// Raises the count to `value` if it is lower.
     #[inline]
     pub(crate) fn raise(&self, value: u64) {
-        crate::loom::ticks_critical_section(|| {
+        crate::loom::critical_section(|| {
             if value > self.get() {
                 self.set(value);
             }
