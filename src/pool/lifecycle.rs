@@ -13,7 +13,7 @@ use super::{
     job::Job,
     run_job,
     stats::{RunCounters, Stats},
-    Active, Pool, Step, CLOSING, PAUSED, STOPPED,
+    Pool, Step, CLOSING, PAUSED, STOPPED,
 };
 
 // === impl Pool: lifecycle ===
@@ -152,7 +152,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         // Parked workers drain the queue too: a pause no longer holds them.
         self.wake_all();
         {
-            let _active = Active::enter(&self.callers);
+            let _active = self.enter_active(&self.callers);
             let backoff = Backoff::new();
             self.mark_own(|| loop {
                 match self.run_one(&self.callers, run_job) {
@@ -287,7 +287,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
 
     /// True between an `Overloaded` and the next `Recovered` event.
     pub fn is_overloaded(&self) -> bool {
-        self.submits.overloaded.load(Ordering::Relaxed) != 0
+        self.submits.overload.is_raised()
     }
 
     /// A snapshot of the counters; see [`Stats`].
@@ -321,10 +321,10 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             full: load(&s.full),
             busy: load(&s.busy),
             after_stop: load(&s.after_stop),
-            overloaded: load(&s.overloaded) != 0,
-            overload_events: load(&s.overload_events),
-            lagging: load(&s.lagging) != 0,
-            lag_events: load(&s.lag_events),
+            overloaded: s.overload.is_raised(),
+            overload_events: s.overload.events(),
+            lagging: s.lag.is_raised(),
+            lag_events: s.lag.events(),
             ..Stats::default()
         };
         stats.rejected = stats

@@ -263,8 +263,8 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
                 state: CachePadded::new(AtomicUsize::new(0)),
                 sleepers: CachePadded::new(AtomicUsize::new(0)),
                 submits: CachePadded::new(SubmitCounters::new()),
-                workers: repeat!(CachePadded::new(RunCounters::new(false)); W),
-                callers: CachePadded::new(RunCounters::new(true)),
+                workers: repeat!(CachePadded::new(RunCounters::new()); W),
+                callers: CachePadded::new(RunCounters::new()),
                 drainer: WakerSlot::new(),
                 config,
                 env,
@@ -368,14 +368,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             // second clock read.
             submits.front.store(self.env.ticks(at));
         }
-        if depth >= self.config.high
-            && submits.overloaded.load(Ordering::Relaxed) == 0
-            && submits
-                .overloaded
-                .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            submits.overload_events.fetch_add(1, Ordering::Relaxed);
+        if depth >= self.config.high && !submits.overload.is_raised() && submits.overload.raise() {
             self.env.on_event(PoolEvent::Overloaded { depth });
         }
     }
@@ -393,23 +386,12 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     /// Raises `Lagging` or `LagRecovered` if `lag` crossed a mark.
     fn look_at_lag(&self, lag: u64) {
         let submits = &*self.submits;
-        let lagging = submits.lagging.load(Ordering::Relaxed) != 0;
+        let lagging = submits.lag.is_raised();
         if !lagging && lag >= self.config.lag_high {
-            if submits
-                .lagging
-                .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-            {
-                submits.lag_events.fetch_add(1, Ordering::Relaxed);
+            if submits.lag.raise() {
                 self.env.on_event(PoolEvent::Lagging { lag });
             }
-        } else if lagging
-            && lag <= self.config.lag_low
-            && submits
-                .lagging
-                .compare_exchange(1, 0, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+        } else if lagging && lag <= self.config.lag_low && submits.lag.clear() {
             self.env.on_event(PoolEvent::LagRecovered { lag });
         }
     }
@@ -493,7 +475,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         if max == 0 {
             return 0;
         }
-        let _active = Active::enter(&self.callers);
+        let _active = self.enter_active(&self.callers);
         self.mark_own(|| {
             while ran < max {
                 match self.run_one(&self.callers, run_job) {
@@ -586,7 +568,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         idle: &mut impl Idle,
         mut exec: impl FnMut(J) -> Outcome,
     ) -> usize {
-        let mut active = Active::enter(counters);
+        let mut active = self.enter_active(counters);
         let backoff = Backoff::new();
         let mut ran = 0;
         loop {
@@ -641,7 +623,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
                     Err(now) => sleepers = now,
                 }
             }
-            active = Active::enter(counters);
+            active = self.enter_active(counters);
             backoff.reset();
         }
     }
@@ -703,7 +685,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
                 // This job was the oldest queued: its wait is the lag. If
                 // it left the queue empty, no job waits any more: the lag
                 // is 0, so a drained pool recovers without another job.
-                let lagging = self.submits.lagging.load(Ordering::Relaxed) != 0;
+                let lagging = self.submits.lag.is_raised();
                 let lag = if lagging && self.ring.is_empty() {
                     0
                 } else {
@@ -713,7 +695,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             }
         }
         let submits = &*self.submits;
-        if submits.overloaded.load(Ordering::Relaxed) != 0 {
+        if submits.overload.is_raised() {
             self.maybe_recovered();
         }
     }
@@ -723,12 +705,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     fn maybe_recovered(&self) {
         let submits = &*self.submits;
         let depth = self.ring.len();
-        if depth <= self.config.low
-            && submits
-                .overloaded
-                .compare_exchange(1, 0, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+        if depth <= self.config.low && submits.overload.clear() {
             self.env.on_event(PoolEvent::Recovered { depth });
         }
     }
@@ -741,49 +718,63 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         exec: impl FnOnce(J) -> Outcome,
     ) -> Outcome {
         /// Counts the job as panicked if `exec` unwinds.
-        struct Unwinding<'a>(&'a RunCounters);
+        struct Unwinding<'a>(&'a RunCounters, bool);
         impl Drop for Unwinding<'_> {
             fn drop(&mut self) {
-                self.0.add(&self.0.running, usize::MAX);
-                self.0.add(&self.0.panicked, 1);
+                self.0.add(&self.0.running, usize::MAX, self.1);
+                self.0.add(&self.0.panicked, 1, self.1);
             }
         }
-        counters.add(&counters.running, 1);
-        let guard = Unwinding(counters);
+        let shared = self.is_shared(counters);
+        counters.add(&counters.running, 1, shared);
+        let guard = Unwinding(counters, shared);
         let outcome = exec(job);
         core::mem::forget(guard);
-        counters.add(&counters.running, usize::MAX);
+        counters.add(&counters.running, usize::MAX, shared);
         match outcome {
-            Outcome::Completed => counters.add(&counters.completed, 1),
-            Outcome::Panicked => counters.add(&counters.panicked, 1),
+            Outcome::Completed => counters.add(&counters.completed, 1, shared),
+            Outcome::Panicked => counters.add(&counters.panicked, 1, shared),
         }
         outcome
+    }
+
+    /// True for the counters that several contexts share (the callers'),
+    /// told apart by address so that they need no flag of their own.
+    #[inline(always)]
+    fn is_shared(&self, counters: &RunCounters) -> bool {
+        core::ptr::eq(counters, &*self.callers)
+    }
+
+    /// Marks `counters` active for as long as the guard lives.
+    #[inline]
+    pub(crate) fn enter_active<'a>(&self, counters: &'a RunCounters) -> Active<'a> {
+        Active::enter(counters, self.is_shared(counters))
     }
 }
 
 /// Marks a context as one that may hold a job, for as long as it lives
 /// (also when a job's panic unwinds).
-pub(crate) struct Active<'a>(Option<&'a RunCounters>);
+pub(crate) struct Active<'a>(Option<(&'a RunCounters, bool)>);
 
 impl<'a> Active<'a> {
-    /// Marks `counters` active.
+    /// Marks `counters` active (`shared`: see [`RunCounters::add`]).
     #[inline]
-    pub(crate) fn enter(counters: &'a RunCounters) -> Self {
-        counters.add(&counters.active, 1);
+    fn enter(counters: &'a RunCounters, shared: bool) -> Self {
+        counters.add(&counters.active, 1, shared);
         // SeqCst fence: pairs with the `SeqCst` fence in `pause_wait` and
         // `stop_wait` after they change the state: either they see us
         // active, or our next look at the state sees the change.
         fence(Ordering::SeqCst);
-        Self(Some(counters))
+        Self(Some((counters, shared)))
     }
 
     /// Marks the context inactive now.
     #[inline]
     pub(crate) fn leave(&mut self) {
-        if let Some(counters) = self.0.take() {
+        if let Some((counters, shared)) = self.0.take() {
             // Release (in `add`): pairs with the `Acquire` loads in
             // `is_quiescent`, so the jobs we ran happen before.
-            counters.add(&counters.active, usize::MAX);
+            counters.add(&counters.active, usize::MAX, shared);
         }
     }
 }

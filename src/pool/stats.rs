@@ -90,13 +90,11 @@ pub(crate) struct RunCounters {
     pub(crate) running: AtomicUsize,
     /// Longest wait of a job this context took, in ticks.
     pub(crate) max_wait: Ticks,
-    /// True when several contexts share these counters.
-    shared: bool,
 }
 
 impl RunCounters {
     crate::loom::loom_const_fn! {
-        pub(crate) fn new(shared: bool) -> Self {
+        pub(crate) fn new() -> Self {
             Self {
                 claimed: AtomicUsize::new(0),
                 active: AtomicUsize::new(0),
@@ -104,7 +102,6 @@ impl RunCounters {
                 panicked: AtomicUsize::new(0),
                 running: AtomicUsize::new(0),
                 max_wait: Ticks::new(0),
-                shared,
             }
         }
     }
@@ -121,13 +118,16 @@ impl RunCounters {
     }
 
     /// Adds `delta` (1 or `usize::MAX` for -1) to one of these counters.
+    /// `shared`: several contexts may write them (the callers' entry,
+    /// which the pool tells apart by its address; see `Pool::is_shared`),
+    /// so the add must be one read-modify-write.
     ///
     /// Release: pairs with the `Acquire` loads in `stop_wait`,
     /// `pause_wait` and `stats`, so a finished job's effects are visible
     /// to whoever sees it counted.
     #[inline]
-    pub(crate) fn add(&self, counter: &AtomicUsize, delta: usize) {
-        if self.shared {
+    pub(crate) fn add(&self, counter: &AtomicUsize, delta: usize, shared: bool) {
+        if shared {
             counter.fetch_add(delta, Ordering::Release);
         } else {
             // One writer: a load and a store, no locked instruction.
@@ -148,10 +148,10 @@ pub(crate) struct SubmitCounters {
     pub(crate) after_stop: AtomicUsize,
     pub(crate) handed_back: AtomicUsize,
     pub(crate) high_water: AtomicUsize,
-    pub(crate) overloaded: AtomicUsize,
-    pub(crate) overload_events: AtomicUsize,
-    pub(crate) lagging: AtomicUsize,
-    pub(crate) lag_events: AtomicUsize,
+    /// `Overloaded` and `Recovered` events.
+    pub(crate) overload: Alarm,
+    /// `Lagging` and `LagRecovered` events.
+    pub(crate) lag: Alarm,
     /// The enqueue tick of the front of the queue (see [`Stats::lag`]).
     pub(crate) front: Ticks,
 }
@@ -165,12 +165,118 @@ impl SubmitCounters {
                 after_stop: AtomicUsize::new(0),
                 handed_back: AtomicUsize::new(0),
                 high_water: AtomicUsize::new(0),
-                overloaded: AtomicUsize::new(0),
-                overload_events: AtomicUsize::new(0),
-                lagging: AtomicUsize::new(0),
-                lag_events: AtomicUsize::new(0),
+                overload: Alarm::new(),
+                lag: Alarm::new(),
                 front: Ticks::new(0),
             }
         }
+    }
+}
+
+/// An alarm with hysteresis (overload, lag): whether it is raised and how
+/// many times it was, in one word that counts its transitions. The count
+/// is odd while the alarm is raised; raising and clearing each add one.
+///
+/// One word where a flag and an event count took two: on a bare-metal
+/// pool, 4 bytes of RAM per alarm.
+#[derive(Debug)]
+pub(crate) struct Alarm(AtomicUsize);
+
+impl Alarm {
+    crate::loom::loom_const_fn! {
+        pub(crate) fn new() -> Self {
+            Self(AtomicUsize::new(0))
+        }
+    }
+
+    /// Relaxed, here and in the other methods: a statistic and the gate
+    /// of an event; no other memory is published through it.
+    #[inline]
+    fn transitions(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// True while raised.
+    #[inline]
+    pub(crate) fn is_raised(&self) -> bool {
+        self.transitions() % 2 == 1
+    }
+
+    /// How many times it was raised. Wraps at `usize::MAX / 2 + 1`
+    /// (the count of transitions wraps at `usize::MAX`, an even number of
+    /// them later, so the parity survives the wrap).
+    pub(crate) fn events(&self) -> usize {
+        let transitions = self.transitions();
+        transitions / 2 + transitions % 2
+    }
+
+    /// Raises the alarm unless it is raised; true when this call raised
+    /// it (so the caller reports the event, once).
+    #[inline]
+    pub(crate) fn raise(&self) -> bool {
+        self.flip_from(0)
+    }
+
+    /// Clears the alarm if it is raised; true when this call cleared it.
+    #[inline]
+    pub(crate) fn clear(&self) -> bool {
+        self.flip_from(1)
+    }
+
+    /// Adds a transition if the parity is `from`; retries only when
+    /// another transition came in between and the parity is still `from`.
+    fn flip_from(&self, from: usize) -> bool {
+        let mut transitions = self.transitions();
+        while transitions % 2 == from {
+            match self.0.compare_exchange(
+                transitions,
+                transitions.wrapping_add(1),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => transitions = now,
+            }
+        }
+        false
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::Alarm;
+    use crate::loom::{AtomicUsize, Ordering};
+
+    #[test]
+    fn alarm_counts_raises_and_tells_raised() {
+        let alarm = Alarm::new();
+        assert!(!alarm.is_raised());
+        assert_eq!(alarm.events(), 0);
+        assert!(!alarm.clear(), "clearing a quiet alarm is not a transition");
+        assert!(alarm.raise());
+        assert!(!alarm.raise(), "a second raise is no new event");
+        assert_eq!((alarm.is_raised(), alarm.events()), (true, 1));
+        assert!(alarm.clear());
+        assert!(!alarm.clear());
+        assert_eq!((alarm.is_raised(), alarm.events()), (false, 1));
+        assert!(alarm.raise());
+        assert_eq!((alarm.is_raised(), alarm.events()), (true, 2));
+    }
+
+    #[test]
+    fn alarm_keeps_its_parity_across_the_wrap() {
+        // Quiet, after usize::MAX / 2 raises and as many clears: the next
+        // two transitions wrap the word around to 0.
+        let alarm = Alarm(AtomicUsize::new(usize::MAX - 1));
+        assert!(!alarm.is_raised());
+        assert_eq!(alarm.events(), usize::MAX / 2);
+        assert!(alarm.raise());
+        assert!(alarm.is_raised());
+        assert_eq!(alarm.events(), usize::MAX / 2 + 1);
+        assert!(alarm.clear());
+        assert_eq!(alarm.0.load(Ordering::Relaxed), 0);
+        assert!(!alarm.is_raised());
+        assert!(alarm.raise());
+        assert_eq!(alarm.events(), 1);
     }
 }

@@ -18,7 +18,7 @@ use core::{
     task::{Context, Poll},
 };
 
-use super::{env::Env, job::Job, run_job, Active, Pool, Step};
+use super::{env::Env, job::Job, run_job, Pool, Step};
 use crate::loom::{fence, Backoff, Ordering};
 
 /// The future of [`Pool::wait_pending`]: ready once the pool has work for
@@ -128,7 +128,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     where
         J: Job,
     {
-        let _active = Active::enter(&self.callers);
+        let _active = self.enter_active(&self.callers);
         self.mark_own(|| {
             let mut ran = 0;
             loop {

@@ -159,7 +159,7 @@ impl<J: Job, const N: usize> Shared<J, N> {
         Self {
             pool: Pool::with_env(config, env),
             counters: (0..workers)
-                .map(|_| CachePadded::new(RunCounters::new(false)))
+                .map(|_| CachePadded::new(RunCounters::new()))
                 .collect::<Vec<_>>()
                 .into_boxed_slice(),
             room: Room::new(),
