@@ -238,9 +238,9 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     ) -> impl Iterator<Item = &'a RunCounters> {
         self.workers
             .iter()
-            .chain(core::iter::once(&self.callers))
-            .chain(extra.iter())
-            .map(|counters| &**counters)
+            .map(|worker| &worker.run)
+            .chain(core::iter::once(&*self.callers))
+            .chain(extra.iter().map(|counters| &**counters))
     }
 
     /// Pauses the pool: workers and `run_pending` start no new job until

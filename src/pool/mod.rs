@@ -127,7 +127,7 @@ use self::{
     env::{Bare, Env},
     event::PoolEvent,
     job::{Idle, Job},
-    stats::{RunCounters, SubmitCounters},
+    stats::{RunCounters, SubmitCounters, WorkerCounters},
 };
 
 /// `state` bit: workers and `run_pending` start no new job; `stop` ran.
@@ -206,7 +206,7 @@ pub struct Pool<J, const N: usize, const W: usize, E: Env = Bare> {
     /// a submit (see the module docs).
     sleepers: CachePadded<AtomicUsize>,
     submits: CachePadded<SubmitCounters>,
-    workers: [CachePadded<RunCounters>; W],
+    workers: [CachePadded<WorkerCounters>; W],
     /// Shared by the contexts that run jobs from outside the worker set:
     /// `run_pending`, `run_async` and `stop_wait` callers.
     callers: CachePadded<RunCounters>,
@@ -263,7 +263,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
                 state: CachePadded::new(AtomicUsize::new(0)),
                 sleepers: CachePadded::new(AtomicUsize::new(0)),
                 submits: CachePadded::new(SubmitCounters::new()),
-                workers: repeat!(CachePadded::new(RunCounters::new()); W),
+                workers: repeat!(CachePadded::new(WorkerCounters::new()); W),
                 callers: CachePadded::new(RunCounters::new()),
                 drainer: WakerSlot::new(),
                 config,
@@ -529,12 +529,12 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     where
         J: Job,
     {
-        let Some(counters) = self.workers.get(index) else {
+        let Some(worker) = self.workers.get(index) else {
             return Err(WorkerError::NoSuchWorker { index, workers: W });
         };
         // Acquire: pairs with the `Release` that ended the previous owner's
         // run, so its counter updates are visible.
-        if counters.claimed.swap(1, Ordering::Acquire) != 0 {
+        if worker.claimed.swap(1, Ordering::Acquire) != 0 {
             return Err(WorkerError::AlreadyRunning { index });
         }
         /// Gives the index back, also when a job's panic unwinds.
@@ -545,8 +545,8 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
                 self.0.store(0, Ordering::Release);
             }
         }
-        let _release = Release(&counters.claimed);
-        Ok(self.worker_loop(index, counters, idle, run_job))
+        let _release = Release(&worker.claimed);
+        Ok(self.worker_loop(index, &worker.run, idle, run_job))
     }
 
     /// The worker loop over one worker's counters, with a custom way to

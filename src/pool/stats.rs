@@ -79,8 +79,6 @@ impl Stats {
 /// plain loads and stores; the shared entry uses read-modify-writes.
 #[derive(Debug)]
 pub(crate) struct RunCounters {
-    /// Set while a `run_worker` call owns this worker index.
-    pub(crate) claimed: AtomicUsize,
     /// Contexts that may hold a job now (0 or 1 for a worker). Set before
     /// taking jobs, cleared once idle; `stop_wait` and `pause_wait` wait
     /// for it to be clear.
@@ -96,7 +94,6 @@ impl RunCounters {
     crate::loom::loom_const_fn! {
         pub(crate) fn new() -> Self {
             Self {
-                claimed: AtomicUsize::new(0),
                 active: AtomicUsize::new(0),
                 completed: AtomicUsize::new(0),
                 panicked: AtomicUsize::new(0),
@@ -133,6 +130,27 @@ impl RunCounters {
             // One writer: a load and a store, no locked instruction.
             let value = counter.load(Ordering::Relaxed).wrapping_add(delta);
             counter.store(value, Ordering::Release);
+        }
+    }
+}
+
+/// A worker's entry of a [`Pool`](crate::Pool): its counters, and the
+/// mark of the `run_worker` call that owns its index (the callers' entry
+/// and a thread pool's workers need none).
+#[derive(Debug)]
+pub(crate) struct WorkerCounters {
+    /// Set while a `run_worker` call owns this worker index.
+    pub(crate) claimed: AtomicUsize,
+    pub(crate) run: RunCounters,
+}
+
+impl WorkerCounters {
+    crate::loom::loom_const_fn! {
+        pub(crate) fn new() -> Self {
+            Self {
+                claimed: AtomicUsize::new(0),
+                run: RunCounters::new(),
+            }
         }
     }
 }
