@@ -206,6 +206,69 @@ fn hooks_fire_at_each_step() {
     assert_eq!(take_events(), [Event::Attempt]);
 }
 
+// === len's bounded rereads ===
+
+#[test]
+fn len_reads_once_when_nothing_moves() {
+    let ring: Ring<u8, 4> = Ring::new();
+    ring.try_push(1).unwrap();
+    ring.try_push(2).unwrap();
+    let _guard = HookGuard::install(recording_hook, &ring);
+    take_events();
+    assert_eq!(ring.len(), 2);
+    // The critical-section backend reads both counters in one section
+    // and fires no `LenRead`.
+    let once: &[Event] = if cfg!(taskring_force_cs) {
+        &[]
+    } else {
+        &[Event::LenRead]
+    };
+    assert_eq!(
+        take_events(),
+        once,
+        "a quiet len took other than one attempt"
+    );
+}
+
+/// The ring whose tail [`moving_tail_hook`] moves inside every `len`
+/// attempt, and how many attempts it saw.
+static MOVING: Ring<u8, 4> = Ring::new();
+static LEN_READS: AtomicUsize = AtomicUsize::new(0);
+
+/// Pushes and pops one value between `len`'s `head` read and its reread of
+/// `tail`, as an interrupt handler could: `tail` never reads the same twice.
+fn moving_tail_hook(event: Event, ring: usize) {
+    if event != Event::LenRead || ring != address(&MOVING) {
+        return;
+    }
+    let reads = LEN_READS.fetch_add(1, Ordering::SeqCst) + 1;
+    assert!(
+        reads <= 64,
+        "len did not bound its rereads of a moving tail"
+    );
+    MOVING.try_push(0).unwrap();
+    assert_eq!(MOVING.try_pop(), Ok(1));
+    MOVING.try_push(1).unwrap();
+    assert_eq!(MOVING.try_pop(), Ok(0));
+}
+
+#[test]
+fn len_bounds_its_rereads_while_the_tail_moves() {
+    let _guard = HookGuard::install(moving_tail_hook, &MOVING);
+    while MOVING.try_pop().is_ok() {}
+    MOVING.try_push(1).unwrap();
+    LEN_READS.store(0, Ordering::SeqCst);
+    let len = MOVING.len();
+    let reads = LEN_READS.load(Ordering::SeqCst);
+    // The depth is 1 at every instant; the pair `len` settles for may be
+    // off by the moves in between, but never outside `0..=N`.
+    assert!(len <= 4, "len {len} is over the capacity");
+    // The compare-and-swap backend gives up after the 8 attempts that
+    // `Ring::len`'s docs state; the critical-section backend never retries.
+    let bound = if cfg!(taskring_force_cs) { 0 } else { 8 };
+    assert_eq!(reads, bound, "len took {reads} attempts");
+}
+
 // === stalled producer ===
 
 /// A producer stalls after claiming position `before`; then the main thread

@@ -73,6 +73,7 @@ impl<T, const N: usize> Ring<T, N> {
             // after that push's claim CAS on `tail`; so the reread of
             // `tail` below is at least `h`.
             let head = self.head().load(Ordering::Acquire);
+            hook!(self, LenRead);
             let again = self.tail().load(Ordering::Acquire);
             // Positions only grow (modulo the ABA horizon of the module
             // docs), so an equal value means `tail` did not move.

@@ -22,6 +22,9 @@ pub enum Event {
     PushClaimed,
     /// A pop has claimed its slot and not yet read or freed it.
     PopClaimed,
+    /// `len` (compare-and-swap backend) has read `tail` and then `head`,
+    /// and is about to read `tail` again: once per attempt.
+    LenRead,
 }
 
 /// A hook: the event and the address of the ring it happened on.
