@@ -260,7 +260,7 @@ impl Alarm {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(test)]
 mod tests {
     use super::Alarm;
     use crate::loom::{AtomicUsize, Ordering};
