@@ -30,8 +30,9 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `std` | [`ThreadPool`]; detection of `stop_wait` from inside a job; implies `alloc` |
+//! | `std` | [`ThreadPool`]; detection of `stop_wait` from inside a job; implies `alloc` and `async-drain` |
 //! | `alloc` | [`Job`] for `Box<dyn FnOnce() + Send>`; [`Task`] boxes closures that do not fit inline |
+//! | `async-drain` | `Pool::run_async` and `Pool::wait_pending`: an async task drains a [`Pool`] (the pool's waker slot, and the `atomic-waker` dependency) |
 //! | `critical-section` | the backend for targets without compare-and-swap |
 //! | `defmt` | `defmt::Format` for the errors, [`Stats`] and [`PoolEvent`] |
 //! | `metrics` | publishing [`Stats`] through the `metrics` facade; implies `std` |

@@ -149,32 +149,16 @@ mod real {
         }
     }
 
-    /// The waker of one task that waits on a pool: `atomic-waker`'s
-    /// `AtomicWaker`, which a `static` can hold (`const fn new`). With the
-    /// `critical-section` feature it runs on `portable-atomic`, whose
-    /// compare-and-swap is a critical section on targets without one.
-    #[cfg(any(target_has_atomic = "ptr", feature = "critical-section"))]
+    /// The waker of one task that waits on a pool (`async-drain`):
+    /// `atomic-waker`'s `AtomicWaker`, which a `static` can hold
+    /// (`const fn new`). With the `critical-section` feature it runs on
+    /// `portable-atomic`, whose compare-and-swap is a critical section on
+    /// targets without one.
+    #[cfg(feature = "async-drain")]
     #[derive(Debug, Default)]
     pub(crate) struct WakerSlot(atomic_waker::AtomicWaker);
 
-    /// Without compare-and-swap and without the `critical-section` feature
-    /// the crate stops at its `compile_error!`; this stand-in only keeps
-    /// that error the only one (`atomic-waker` is not built there).
-    #[cfg(not(any(target_has_atomic = "ptr", feature = "critical-section")))]
-    #[derive(Debug, Default)]
-    pub(crate) struct WakerSlot;
-
-    #[cfg(not(any(target_has_atomic = "ptr", feature = "critical-section")))]
-    #[allow(dead_code)]
-    impl WakerSlot {
-        pub(crate) const fn new() -> Self {
-            Self
-        }
-        pub(crate) fn register(&self, _waker: &core::task::Waker) {}
-        pub(crate) fn wake(&self) {}
-    }
-
-    #[cfg(any(target_has_atomic = "ptr", feature = "critical-section"))]
+    #[cfg(feature = "async-drain")]
     impl WakerSlot {
         pub(crate) const fn new() -> Self {
             Self(atomic_waker::AtomicWaker::new())
@@ -250,9 +234,11 @@ mod model {
 
     /// Loom's model of an `AtomicWaker`, so the models explore the
     /// orders of registering and waking.
+    #[cfg(feature = "async-drain")]
     #[derive(Debug, Default)]
     pub(crate) struct WakerSlot(loom::future::AtomicWaker);
 
+    #[cfg(feature = "async-drain")]
     impl WakerSlot {
         pub(crate) fn new() -> Self {
             Self(loom::future::AtomicWaker::new())

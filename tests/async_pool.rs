@@ -4,7 +4,7 @@
 //! the pool's count of sleepers as it found it; a drain task keeps up with
 //! a submitting thread. No runtime: wakers that count, and a small
 //! thread-parking `block_on`.
-#![cfg(not(loom))]
+#![cfg(all(not(loom), feature = "async-drain"))]
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 use std::{

@@ -107,7 +107,7 @@ use crate::ring::CachePadded;
 
 use crate::{
     error::{PopError, SubmitError, WorkerError},
-    loom::{fence, load_sc, loom_const_fn, repeat, AtomicUsize, Backoff, Ordering, WakerSlot},
+    loom::{fence, load_sc, loom_const_fn, repeat, AtomicUsize, Backoff, Ordering},
     ring::{Rejected, Ring},
 };
 
@@ -118,8 +118,10 @@ pub(crate) mod job;
 mod lifecycle;
 pub(crate) mod stats;
 mod ticks;
+#[cfg(feature = "async-drain")]
 mod wait;
 
+#[cfg(feature = "async-drain")]
 pub use self::wait::WaitPending;
 
 use self::{
@@ -212,7 +214,8 @@ pub struct Pool<J, const N: usize, const W: usize, E: Env = Bare> {
     callers: CachePadded<RunCounters>,
     /// The waker of the task awaiting [`wait_pending`](Self::wait_pending),
     /// woken with every idle worker a submit claims (see the module docs).
-    drainer: WakerSlot,
+    #[cfg(feature = "async-drain")]
+    drainer: crate::loom::WakerSlot,
     config: Config,
     env: E,
 }
@@ -265,7 +268,8 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
                 submits: CachePadded::new(SubmitCounters::new()),
                 workers: repeat!(CachePadded::new(WorkerCounters::new()); W),
                 callers: CachePadded::new(RunCounters::new()),
-                drainer: WakerSlot::new(),
+                #[cfg(feature = "async-drain")]
+                drainer: crate::loom::WakerSlot::new(),
                 config,
                 env,
             }
@@ -413,6 +417,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
                     self.env.wake();
                     // The claimed sleeper may be the task awaiting
                     // `wait_pending`, which the environment cannot wake.
+                    #[cfg(feature = "async-drain")]
                     self.drainer.wake();
                     return;
                 }
@@ -432,6 +437,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         fence(Ordering::SeqCst);
         self.sleepers.swap(0, Ordering::Relaxed);
         self.env.wake_all();
+        #[cfg(feature = "async-drain")]
         self.drainer.wake();
     }
 
