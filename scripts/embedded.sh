@@ -82,14 +82,14 @@ expect_no_cas_error() { # TARGET
 }
 
 for target in "${CAS_TARGETS[@]}"; do
-    for features in "" defmt critical-section critical-section,defmt cache-padded; do
+    for features in "" defmt critical-section critical-section,defmt cache-padded async-drain; do
         step "build $target [${features:-no features}]" build_lib "$target" "$features"
     done
 done
 for target in "${NO_CAS_TARGETS[@]}"; do
     step "build $target [no features] fails with the no-CAS error" \
         expect_no_cas_error "$target"
-    for features in critical-section critical-section,defmt critical-section,cache-padded; do
+    for features in critical-section critical-section,defmt critical-section,cache-padded critical-section,async-drain; do
         step "build $target [$features]" build_lib "$target" "$features"
     done
 done
@@ -102,9 +102,9 @@ step "clippy thumbv7em-none-eabihf [no features]" \
 step "clippy thumbv7em-none-eabihf [defmt]" \
     cargo clippy --quiet --target thumbv7em-none-eabihf --no-default-features --features defmt \
     --target-dir "$EMB_TARGET_DIR" -- -D warnings
-step "clippy thumbv6m-none-eabi [critical-section,defmt]" \
+step "clippy thumbv6m-none-eabi [critical-section,defmt,async-drain]" \
     cargo clippy --quiet --target thumbv6m-none-eabi --no-default-features \
-    --features critical-section,defmt --target-dir "$EMB_TARGET_DIR" -- -D warnings
+    --features critical-section,defmt,async-drain --target-dir "$EMB_TARGET_DIR" -- -D warnings
 step "clippy riscv32imac-unknown-none-elf [defmt]" \
     cargo clippy --quiet --target riscv32imac-unknown-none-elf --no-default-features \
     --features defmt --target-dir "$EMB_TARGET_DIR" -- -D warnings
