@@ -1098,3 +1098,103 @@ fn a_drained_pool_recovers_from_lagging() {
     );
     assert!(!pool.stats().lagging);
 }
+
+/// Parked workers as the thread pool parks them: a wake-up is a token that
+/// any one parked worker takes. Counts the workers parked now, so a test
+/// can wait until they all are.
+#[derive(Default)]
+struct ParkingLot {
+    /// (tokens, parked)
+    state: Mutex<(usize, usize)>,
+    changed: std::sync::Condvar,
+}
+
+impl ParkingLot {
+    fn park(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.1 += 1;
+        self.changed.notify_all();
+        while state.0 == 0 {
+            state = self.changed.wait(state).unwrap();
+        }
+        state.0 -= 1;
+        state.1 -= 1;
+    }
+
+    fn wait_until_parked(&self, workers: usize) {
+        let state = self.state.lock().unwrap();
+        let (_state, timeout) = self
+            .changed
+            .wait_timeout_while(state, WATCHDOG, |state| state.1 < workers)
+            .unwrap();
+        assert!(!timeout.timed_out(), "the workers never went idle");
+    }
+}
+
+struct LotEnv(Arc<ParkingLot>);
+
+impl Env for LotEnv {
+    type Stamp = ();
+    fn now(&self) {}
+    fn ticks(&self, (): ()) -> u64 {
+        0
+    }
+    fn wake(&self) {
+        self.0.state.lock().unwrap().0 += 1;
+        self.0.changed.notify_all();
+    }
+    fn wake_all(&self) {
+        self.0.state.lock().unwrap().0 += 2;
+        self.0.changed.notify_all();
+    }
+}
+
+struct LotIdle(Arc<ParkingLot>);
+
+impl taskring::Idle for LotIdle {
+    fn idle(&mut self, _worker: usize) {
+        self.0.park();
+    }
+}
+
+#[test]
+fn a_woken_worker_does_not_take_another_sleeper_off_the_count() {
+    // Both workers park. The first submit claims one sleeper and wakes one
+    // worker, which takes the first job and holds it until the second job
+    // has run. The second submit must find the other worker still counted
+    // and wake it. (A woken worker that also took itself off the count
+    // would take the other one's place there: the second submit would see
+    // no sleeper, and the second job would wait with a worker parked.)
+    type Boxed = Box<dyn FnOnce() + Send>;
+    let lot = Arc::new(ParkingLot::default());
+    let pool: Arc<Pool<Boxed, 4, 2, LotEnv>> =
+        Arc::new(Pool::with_env(Config::new(), LotEnv(lot.clone())));
+    let workers: Vec<_> = (0..2)
+        .map(|index| {
+            let (pool, lot) = (pool.clone(), lot.clone());
+            thread::spawn(move || pool.run_worker(index, &mut LotIdle(lot)))
+        })
+        .collect();
+    lot.wait_until_parked(2);
+    let (second_ran, second_ran_rx) = mpsc::channel::<()>();
+    let (first_started, first_started_rx) = mpsc::channel::<()>();
+    let (first_result, first_result_rx) = mpsc::channel::<bool>();
+    pool.try_submit(Box::new(move || {
+        first_started.send(()).unwrap();
+        let ran = second_ran_rx.recv_timeout(Duration::from_secs(10)).is_ok();
+        first_result.send(ran).unwrap();
+    }))
+    .unwrap();
+    first_started_rx
+        .recv_timeout(WATCHDOG)
+        .expect("the first job never started");
+    pool.try_submit(Box::new(move || second_ran.send(()).unwrap()))
+        .unwrap();
+    let second_job_ran = first_result_rx.recv_timeout(WATCHDOG).unwrap();
+    assert!(second_job_ran, "the second job waited while a worker slept");
+    let _ = pool.stop();
+    for worker in workers {
+        worker.join().unwrap().unwrap();
+    }
+    assert_eq!(pool.stats().completed, 2);
+}

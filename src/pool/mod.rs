@@ -71,10 +71,19 @@
 //! `SeqCst` compare-and-swap and then reads the count with a `SeqCst` load.
 //! All of these are in the single `SeqCst` order, so either the worker's
 //! re-check sees the job or the submit sees the sleeper. A submit that sees
-//! one claims it (subtracts one from the count) and calls [`Env::wake`], so
-//! two submits wake two workers and a burst of submits into a pool with one
-//! sleeper wakes it once. A worker that returns from `Idle` removes itself
-//! from the count if no submit did. There is no lost wake-up; the loom
+//! one claims it and calls [`Env::wake`], so two submits wake two workers
+//! and a burst of submits into a pool with one sleeper wakes it once.
+//!
+//! The count does not say which worker sleeps, and a wake-up reaches any
+//! one of them, so a claim is recorded, not lost: the sleeper word holds the
+//! count of unclaimed sleepers in its low half and the count of claims in
+//! its high half, and a claim moves one from the first to the second in one
+//! compare-and-swap. A worker that returns from `Idle` (woken or not) takes
+//! one claim if there is one, and otherwise leaves the count. Either way it
+//! removes exactly one of the two, so the word always adds up to the
+//! workers still announced, and a sleeper is never taken off the count by
+//! another worker's return: that would leave it asleep through the next
+//! submit, with a job queued. There is no lost wake-up; the loom
 //! models in `loom-tests/pool.rs` and `loom-tests/thread_pool.rs` check it,
 //! and a `--cfg taskring_mutant="park"` build, which skips the re-check,
 //! must fail them.
@@ -131,6 +140,11 @@ use self::{
     job::{Idle, Job},
     stats::{RunCounters, SubmitCounters, WorkerCounters},
 };
+
+/// One claim in the pool's sleeper word: its high half counts claims.
+const CLAIM: usize = 1 << (usize::BITS / 2);
+/// The low half of the sleeper word: contexts announced idle, unclaimed.
+const SLEEPERS: usize = CLAIM - 1;
 
 /// `state` bit: workers and `run_pending` start no new job; `stop` ran.
 const STOPPED: usize = 1;
@@ -206,6 +220,9 @@ pub struct Pool<J, const N: usize, const W: usize, E: Env = Bare> {
     state: CachePadded<AtomicUsize>,
     /// Workers that announced themselves idle and were not yet claimed by
     /// a submit (see the module docs).
+    /// Low half ([`SLEEPERS`]): contexts announced idle and not claimed;
+    /// high half (multiples of [`CLAIM`]): claims that no returning context
+    /// took yet. See "Waking idle workers" in the module docs.
     sleepers: CachePadded<AtomicUsize>,
     submits: CachePadded<SubmitCounters>,
     workers: [CachePadded<WorkerCounters>; W],
@@ -261,6 +278,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         /// Creates an empty pool with `config` in the environment `env`;
         /// see [`Env`] for an example.
         pub fn with_env(config: Config, env: E) -> Self {
+            let () = Self::WORKERS_FIT;
             Self {
                 ring: Ring::new(),
                 state: CachePadded::new(AtomicUsize::new(0)),
@@ -275,6 +293,13 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             }
         }
     }
+
+    /// Evaluating it checks `W`: the workers, and a drainer, must fit the
+    /// low half of the sleeper word.
+    const WORKERS_FIT: () = assert!(
+        W < SLEEPERS,
+        "taskring: the worker count W of a Pool must be below 2^(usize::BITS / 2) - 1"
+    );
 
     /// The queue capacity, `N`.
     pub const fn capacity(&self) -> usize {
@@ -353,7 +378,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         // our job, or this load sees the worker.
         #[cfg(any(not(target_has_atomic = "ptr"), taskring_force_cs))]
         fence(Ordering::SeqCst); // The claim was a critical section there.
-        if load_sc(&self.sleepers) != 0 {
+        if load_sc(&self.sleepers) & SLEEPERS != 0 {
             self.wake_one();
         }
         Ok(())
@@ -406,10 +431,11 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         let mut sleepers = self.sleepers.load(Ordering::Relaxed);
         // At most one round per worker: each failure means another context
         // changed the count.
-        while sleepers != 0 {
+        while sleepers & SLEEPERS != 0 {
+            // One sleeper becomes one claim.
             match self.sleepers.compare_exchange(
                 sleepers,
-                sleepers - 1,
+                sleepers - 1 + CLAIM,
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
@@ -435,7 +461,22 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         // worker's count may have been taken by a submit whose wake-up
         // went to another worker.
         fence(Ordering::SeqCst);
-        self.sleepers.swap(0, Ordering::Relaxed);
+        // Every sleeper becomes a claim. The compare-and-swap runs at least
+        // once, so the value it replaces is the latest one, as the fence
+        // requires.
+        let mut sleepers = self.sleepers.load(Ordering::Relaxed);
+        loop {
+            let count = sleepers & SLEEPERS;
+            match self.sleepers.compare_exchange(
+                sleepers,
+                sleepers - count + count * CLAIM,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => sleepers = now,
+            }
+        }
         self.env.wake_all();
         #[cfg(feature = "async-drain")]
         self.drainer.wake();
@@ -616,21 +657,34 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             if sleep {
                 idle.idle(index);
             }
-            // Leave the count, unless a submit or `wake_all` took us off it.
-            let mut sleepers = self.sleepers.load(Ordering::Relaxed);
-            while sleepers != 0 {
-                match self.sleepers.compare_exchange(
-                    sleepers,
-                    sleepers - 1,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => break,
-                    Err(now) => sleepers = now,
-                }
-            }
+            self.leave_sleepers();
             active = self.enter_active(counters);
             backoff.reset();
+        }
+    }
+
+    /// A context that announced itself idle is back: it takes one claim
+    /// if a submit or `wake_all` left one, and otherwise leaves the count
+    /// of sleepers (see "Waking idle workers" in the module docs).
+    pub(crate) fn leave_sleepers(&self) {
+        let mut sleepers = self.sleepers.load(Ordering::Relaxed);
+        // Never 0 here: from our announcement on, the two halves add up to
+        // at least one (us) until we take one away.
+        while sleepers != 0 {
+            let next = if sleepers >= CLAIM {
+                sleepers - CLAIM
+            } else {
+                sleepers - 1
+            };
+            match self.sleepers.compare_exchange(
+                sleepers,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => sleepers = now,
+            }
         }
     }
 

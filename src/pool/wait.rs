@@ -140,23 +140,6 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             }
         })
     }
-
-    /// Takes this pool's drainer off the count of sleepers, unless a submit
-    /// or `wake_all` already did.
-    fn leave_sleepers(&self) {
-        let mut sleepers = self.sleepers.load(Ordering::Relaxed);
-        while sleepers != 0 {
-            match self.sleepers.compare_exchange(
-                sleepers,
-                sleepers - 1,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(now) => sleepers = now,
-            }
-        }
-    }
 }
 
 impl<J, const N: usize, const W: usize, E: Env> WaitPending<'_, J, N, W, E> {
@@ -175,7 +158,7 @@ impl<J, const N: usize, const W: usize, E: Env> Future for WaitPending<'_, J, N,
         let this = self.get_mut();
         let pool = this.pool;
         // A new wait cycle, as in the worker loop: leave the count first
-        // (a no-op if a submit already claimed us), then announce again
+        // (taking a claim if a submit left one), then announce again
         // below. Staying counted across polls would leave the count at 0
         // after a claim whose job another context took, and the next
         // submit would not wake us.
