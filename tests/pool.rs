@@ -1157,6 +1157,37 @@ impl taskring::Idle for LotIdle {
     }
 }
 
+/// The jobs of the test below: the first holds its worker until the
+/// second has run (or 10 s passed) and reports which.
+enum Gated {
+    First {
+        started: mpsc::Sender<()>,
+        second_ran: mpsc::Receiver<()>,
+        result: mpsc::Sender<bool>,
+    },
+    Second(mpsc::Sender<()>),
+}
+
+impl Job for Gated {
+    fn run(self) {
+        match self {
+            Gated::First {
+                started,
+                second_ran,
+                result,
+            } => {
+                started.send(()).unwrap();
+                let ran = second_ran.recv_timeout(Duration::from_secs(10)).is_ok();
+                result.send(ran).unwrap();
+            }
+            // The receiver is gone once the first job gave up.
+            Gated::Second(ran) => {
+                let _ = ran.send(());
+            }
+        }
+    }
+}
+
 #[test]
 fn a_woken_worker_does_not_take_another_sleeper_off_the_count() {
     // Both workers park. The first submit claims one sleeper and wakes one
@@ -1165,9 +1196,8 @@ fn a_woken_worker_does_not_take_another_sleeper_off_the_count() {
     // and wake it. (A woken worker that also took itself off the count
     // would take the other one's place there: the second submit would see
     // no sleeper, and the second job would wait with a worker parked.)
-    type Boxed = Box<dyn FnOnce() + Send>;
     let lot = Arc::new(ParkingLot::default());
-    let pool: Arc<Pool<Boxed, 4, 2, LotEnv>> =
+    let pool: Arc<Pool<Gated, 4, 2, LotEnv>> =
         Arc::new(Pool::with_env(Config::new(), LotEnv(lot.clone())));
     let workers: Vec<_> = (0..2)
         .map(|index| {
@@ -1176,21 +1206,20 @@ fn a_woken_worker_does_not_take_another_sleeper_off_the_count() {
         })
         .collect();
     lot.wait_until_parked(2);
-    let (second_ran, second_ran_rx) = mpsc::channel::<()>();
-    let (first_started, first_started_rx) = mpsc::channel::<()>();
-    let (first_result, first_result_rx) = mpsc::channel::<bool>();
-    pool.try_submit(Box::new(move || {
-        first_started.send(()).unwrap();
-        let ran = second_ran_rx.recv_timeout(Duration::from_secs(10)).is_ok();
-        first_result.send(ran).unwrap();
-    }))
-    .unwrap();
-    first_started_rx
+    let (second_ran, second_ran_rx) = mpsc::channel();
+    let (started, started_rx) = mpsc::channel();
+    let (result, result_rx) = mpsc::channel();
+    let first = Gated::First {
+        started,
+        second_ran: second_ran_rx,
+        result,
+    };
+    assert!(pool.try_submit(first).is_ok());
+    started_rx
         .recv_timeout(WATCHDOG)
         .expect("the first job never started");
-    pool.try_submit(Box::new(move || second_ran.send(()).unwrap()))
-        .unwrap();
-    let second_job_ran = first_result_rx.recv_timeout(WATCHDOG).unwrap();
+    assert!(pool.try_submit(Gated::Second(second_ran)).is_ok());
+    let second_job_ran = result_rx.recv_timeout(WATCHDOG).unwrap();
     assert!(second_job_ran, "the second job waited while a worker slept");
     let _ = pool.stop();
     for worker in workers {
