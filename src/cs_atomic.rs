@@ -124,6 +124,31 @@ impl AtomicUsize {
         self.update(order, |old| old.max(value))
     }
 
+    /// Replaces the value with `f(old)` unless `f` returns `None`, in one
+    /// critical section (so `f` runs once), and returns `old`.
+    ///
+    /// # Errors
+    ///
+    /// `old`, when `f` returned `None`.
+    #[inline]
+    pub(crate) fn fetch_update(
+        &self,
+        set_order: Ordering,
+        fetch_order: Ordering,
+        mut f: impl FnMut(usize) -> Option<usize>,
+    ) -> Result<usize, usize> {
+        critical(|_| {
+            let old = self.0.load(stronger(load_part(set_order), fetch_order));
+            match f(old) {
+                Some(new) => {
+                    self.0.store(new, store_part(set_order));
+                    Ok(old)
+                }
+                None => Err(old),
+            }
+        })
+    }
+
     /// # Errors
     ///
     /// The current value, when it is not `current`.

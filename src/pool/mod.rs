@@ -218,8 +218,6 @@ pub struct Pool<J, const N: usize, const W: usize, E: Env = Bare> {
     ring: Ring<Entry<J, E::Stamp>, N>,
     /// `STOPPED | PAUSED | CLOSING`.
     state: CachePadded<AtomicUsize>,
-    /// Workers that announced themselves idle and were not yet claimed by
-    /// a submit (see the module docs).
     /// Low half ([`SLEEPERS`]): contexts announced idle and not claimed;
     /// high half (multiples of [`CLAIM`]): claims that no returning context
     /// took yet. See "Waking idle workers" in the module docs.
@@ -397,7 +395,7 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
             // second clock read.
             submits.front.store(self.env.ticks(at));
         }
-        if depth >= self.config.high && !submits.overload.is_raised() && submits.overload.raise() {
+        if depth >= self.config.high && submits.overload.raise() {
             self.env.on_event(PoolEvent::Overloaded { depth });
         }
     }
@@ -428,27 +426,19 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     /// Claims one announced sleeper and wakes it through the environment.
     #[inline]
     fn wake_one(&self) {
-        let mut sleepers = self.sleepers.load(Ordering::Relaxed);
-        // At most one round per worker: each failure means another context
-        // changed the count.
-        while sleepers & SLEEPERS != 0 {
-            // One sleeper becomes one claim.
-            match self.sleepers.compare_exchange(
-                sleepers,
-                sleepers - 1 + CLAIM,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    self.env.wake();
-                    // The claimed sleeper may be the task awaiting
-                    // `wait_pending`, which the environment cannot wake.
-                    #[cfg(feature = "async-drain")]
-                    self.drainer.wake();
-                    return;
-                }
-                Err(now) => sleepers = now,
-            }
+        // One sleeper becomes one claim. At most one round per worker:
+        // each retry means another context changed the word.
+        let claimed =
+            self.sleepers
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |sleepers| {
+                    (sleepers & SLEEPERS != 0).then(|| sleepers - 1 + CLAIM)
+                });
+        if claimed.is_ok() {
+            self.env.wake();
+            // The claimed sleeper may be the task awaiting `wait_pending`,
+            // which the environment cannot wake.
+            #[cfg(feature = "async-drain")]
+            self.drainer.wake();
         }
     }
 
@@ -461,22 +451,14 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
         // worker's count may have been taken by a submit whose wake-up
         // went to another worker.
         fence(Ordering::SeqCst);
-        // Every sleeper becomes a claim. The compare-and-swap runs at least
-        // once, so the value it replaces is the latest one, as the fence
-        // requires.
-        let mut sleepers = self.sleepers.load(Ordering::Relaxed);
-        loop {
-            let count = sleepers & SLEEPERS;
-            match self.sleepers.compare_exchange(
-                sleepers,
-                sleepers - count + count * CLAIM,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(now) => sleepers = now,
-            }
-        }
+        // Every sleeper becomes a claim. The update always writes, so the
+        // value it replaces is the latest one, as the fence requires.
+        let _ = self
+            .sleepers
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |sleepers| {
+                let count = sleepers & SLEEPERS;
+                Some(sleepers - count + count * CLAIM)
+            });
         self.env.wake_all();
         #[cfg(feature = "async-drain")]
         self.drainer.wake();
@@ -667,25 +649,19 @@ impl<J, const N: usize, const W: usize, E: Env> Pool<J, N, W, E> {
     /// if a submit or `wake_all` left one, and otherwise leaves the count
     /// of sleepers (see "Waking idle workers" in the module docs).
     pub(crate) fn leave_sleepers(&self) {
-        let mut sleepers = self.sleepers.load(Ordering::Relaxed);
         // Never 0 here: from our announcement on, the two halves add up to
         // at least one (us) until we take one away.
-        while sleepers != 0 {
-            let next = if sleepers >= CLAIM {
-                sleepers - CLAIM
-            } else {
-                sleepers - 1
-            };
-            match self.sleepers.compare_exchange(
-                sleepers,
-                next,
+        let _ = self
+            .sleepers
+            .fetch_update(
                 Ordering::Relaxed,
                 Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(now) => sleepers = now,
-            }
-        }
+                |sleepers| match sleepers {
+                    0 => None,
+                    CLAIM.. => Some(sleepers - CLAIM),
+                    _ => Some(sleepers - 1),
+                },
+            );
     }
 
     /// True if a worker must not sleep: a job is queued and the pool is not

@@ -244,19 +244,11 @@ impl Alarm {
     /// Adds a transition if the parity is `from`; retries only when
     /// another transition came in between and the parity is still `from`.
     fn flip_from(&self, from: usize) -> bool {
-        let mut transitions = self.transitions();
-        while transitions % 2 == from {
-            match self.0.compare_exchange(
-                transitions,
-                transitions.wrapping_add(1),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(now) => transitions = now,
-            }
-        }
-        false
+        self.0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |transitions| {
+                (transitions % 2 == from).then(|| transitions.wrapping_add(1))
+            })
+            .is_ok()
     }
 }
 
